@@ -1,0 +1,44 @@
+# Shared paths and helpers for the control-plane scripts. Sourced, not run.
+set -euo pipefail
+
+HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$HACK_DIR/.." && pwd)"
+# shellcheck source=versions.env
+source "$HACK_DIR/versions.env"
+
+# Built binaries live outside the repo, keyed by the pinned versions, so a rebuild happens only when a version changes.
+MAPREDUCE_CACHE_DIR="${MAPREDUCE_CACHE_DIR:-$HOME/.cache/mapreduce-operator}"
+GO_VERSION_KEY="$(go env GOVERSION 2>/dev/null || echo nogo)"
+K8S_BIN_DIR="$MAPREDUCE_CACHE_DIR/kubernetes-$KUBERNETES_VERSION-$GO_VERSION_KEY"
+ETCD_BIN_DIR="$MAPREDUCE_CACHE_DIR/etcd-$ETCD_VERSION-$GO_VERSION_KEY"
+KWOK_BIN_DIR="$MAPREDUCE_CACHE_DIR/kwok-$KWOK_VERSION-$GO_VERSION_KEY"
+NODE_DIR="$MAPREDUCE_CACHE_DIR/node-$NODE_VERSION"
+
+CLUSTER_DIR="${MAPREDUCE_CLUSTER_DIR:-$REPO_ROOT/.cluster}"
+CLUSTER_LOG_DIR="$CLUSTER_DIR/logs"
+CLUSTER_PKI_DIR="$CLUSTER_DIR/pki"
+CLUSTER_RUN_DIR="$CLUSTER_DIR/run"
+KUBECONFIG_PATH="$CLUSTER_DIR/kubeconfig"
+
+# Loopback only. Ports are chosen away from the usual 2379/6443 so a developer's own cluster is not disturbed.
+APISERVER_PORT="${MAPREDUCE_APISERVER_PORT:-16443}"
+ETCD_CLIENT_PORT="${MAPREDUCE_ETCD_PORT:-12379}"
+ETCD_PEER_PORT="${MAPREDUCE_ETCD_PEER_PORT:-12380}"
+SCHEDULER_PORT="${MAPREDUCE_SCHEDULER_PORT:-10259}"
+CONTROLLER_MANAGER_PORT="${MAPREDUCE_CONTROLLER_MANAGER_PORT:-10257}"
+KWOK_PORT="${MAPREDUCE_KWOK_PORT:-10247}"
+SERVICE_CLUSTER_IP_RANGE="10.96.0.0/16"
+
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Installs Debian packages only when their command is missing.
+ensure_apt() { # ensure_apt COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing Debian package $2 (for $1)"
+  if [ "$(id -u)" -ne 0 ]; then die "$1 is missing and this is not root: apt-get install $2"; fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}

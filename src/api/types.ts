@@ -1,0 +1,120 @@
+// The MapReduceJob API (group mapreduce.dev, version v1alpha1) as TypeScript types.
+// crds/mapreduce.dev_mapreducejobs.yaml is the schema the API server enforces; these mirror it.
+import type { V1ObjectMeta, V1PodTemplateSpec } from '@kubernetes/client-node';
+
+export const GROUP = 'mapreduce.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'MapReduceJob';
+export const PLURAL = 'mapreducejobs';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface ConfigMapInputRef {
+  name: string;
+  key: string;
+}
+
+export interface SortBy {
+  /** JSONPath evaluated against each item; items without a value sort last. */
+  path: string;
+  order?: 'Ascending' | 'Descending';
+}
+
+export interface InputSpec {
+  /** Inline work items; exactly one of items and configMapRef is set. */
+  items?: JsonValue[];
+  configMapRef?: ConfigMapInputRef;
+  /** Selects the array of items inside the document (default: the document itself). */
+  jsonPath?: string;
+  sortBy?: SortBy;
+  offset?: number;
+  maxItems?: number;
+  /** JSONPath of each item's stable id (default: its index). */
+  idPath?: string;
+}
+
+export interface MapSpec {
+  parallelism?: number;
+  template: V1PodTemplateSpec;
+  backoffLimitPerItem?: number;
+  activeDeadlineSeconds?: number;
+}
+
+export interface ReduceSpec {
+  template: V1PodTemplateSpec;
+  backoffLimit?: number;
+  activeDeadlineSeconds?: number;
+}
+
+export interface FailurePolicy {
+  maxFailedItems?: number;
+  maxFailedItemsPercent?: number;
+}
+
+export interface TelemetrySpec {
+  sampleRatio?: number;
+  attributes?: Record<string, string>;
+  baggage?: Record<string, string>;
+  parentTraceparent?: string;
+}
+
+export interface MapReduceJobSpec {
+  input: InputSpec;
+  map: MapSpec;
+  reduce?: ReduceSpec;
+  failurePolicy?: FailurePolicy;
+  suspend?: boolean;
+  ttlSecondsAfterFinished?: number;
+  telemetry?: TelemetrySpec;
+}
+
+export type JobPhase = 'Pending' | 'Running' | 'Reducing' | 'Succeeded' | 'Failed' | 'Suspended';
+
+export type ConditionType = 'Complete' | 'Failed' | 'Suspended';
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** One entry of the dead-letter list: an item that exhausted its retries. */
+export interface FailedItemDetail {
+  index: number;
+  id: string;
+  attempts: number;
+  reason: string;
+  exitCode?: number;
+  message?: string;
+}
+
+export interface MapReduceJobStatus {
+  phase?: JobPhase;
+  observedGeneration?: number;
+  totalItems?: number;
+  activeItems?: number;
+  succeededItems?: number;
+  failedItems?: number;
+  retries?: number;
+  startTime?: string;
+  completionTime?: string;
+  conditions?: Condition[];
+  /** Compressed index ranges, e.g. "0-99,120,200-4999". */
+  completedIndexes?: string;
+  failedIndexes?: string;
+  failedItemDetails?: FailedItemDetail[];
+  /** The reduce pod's termination message. */
+  result?: string;
+  traceID?: string;
+}
+
+export interface MapReduceJob {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta;
+  spec: MapReduceJobSpec;
+  status?: MapReduceJobStatus;
+}
