@@ -8,6 +8,7 @@ NODE_COUNT="${MAPREDUCE_NODE_COUNT:-3}"
 
 ensure_apt openssl openssl
 ensure_apt ss iproute2
+ensure_apt curl curl
 bash "$HACK_DIR/build-control-plane.sh" all
 mkdir -p "$CLUSTER_LOG_DIR" "$CLUSTER_RUN_DIR"
 generate_pki

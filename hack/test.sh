@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's whole test run, as `npm test` and CI run it: install, format check, lint, type check, build,
+# unit tests, then integration tests on the local control plane (brought up here, built on first use).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+NODE_BIN="$(bash "$HACK_DIR/node.sh")"
+export PATH="$NODE_BIN:$PATH"
+log "node $(node --version), npm $(npm --version 2>/dev/null)"
+
+# npm ci only when the lockfile changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund >&2
+fi
+
+summary="$(mktemp)"
+trap 'rm -f "$summary"' EXIT
+export MOCHA_SUMMARY_FILE="$summary"
+
+log "format check (prettier)"; npx prettier --check . >/dev/null || { npx prettier --check . || true; die "prettier: run 'npm run format'"; }
+log "lint (eslint)"; npx eslint .
+log "type check (tsc)"; npx tsc -p tsconfig.json --noEmit
+log "build"; npm run --silent build
+
+status=0
+log "unit tests"; npx mocha --config .mocharc.unit.json || status=1
+
+started_cluster=0
+if [ -z "${TEST_KUBECONFIG:-}" ] && ! bash "$HACK_DIR/cluster-status.sh" >/dev/null 2>&1; then
+  started_cluster=1
+  bash "$HACK_DIR/cluster-up.sh"
+fi
+log "integration tests"; npx mocha --config .mocharc.integration.json || status=1
+
+if [ "$started_cluster" = 1 ]; then
+  bash "$HACK_DIR/cluster-down.sh"
+  bash "$HACK_DIR/verify-down.sh" || status=1
+fi
+
+read -r passed failed skipped < <(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' "$summary")
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] || status=1
+exit "$status"
