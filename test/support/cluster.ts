@@ -88,6 +88,9 @@ export async function ensureCluster(): Promise<void> {
     throw new Error('hack/cluster-up.sh finished but the cluster does not answer');
 }
 
+/** Thrown by a waitFor probe to stop waiting at once (the thing waited for can no longer happen). */
+export class WaitAborted extends Error {}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
@@ -100,6 +103,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof WaitAborted) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {

@@ -1,0 +1,45 @@
+// Names the operator writes onto Kubernetes objects: labels, annotations, env vars, condition reasons.
+// They are part of the API: users select pods by these labels and agents read these env vars.
+
+export const LABEL_JOB_NAME = 'mapreduce.dev/job-name';
+export const LABEL_ITEM_INDEX = 'mapreduce.dev/item-index';
+export const LABEL_ATTEMPT = 'mapreduce.dev/attempt';
+export const LABEL_PHASE = 'mapreduce.dev/phase';
+/** On the operator's ConfigMaps: `items` (the input snapshot) or `results`. */
+export const LABEL_STORE = 'mapreduce.dev/store';
+
+export const PHASE_MAP = 'map';
+export const PHASE_REDUCE = 'reduce';
+
+export const ENV_JOB_NAME = 'MAPREDUCE_JOB_NAME';
+export const ENV_ITEM_INDEX = 'MAPREDUCE_ITEM_INDEX';
+export const ENV_ITEM_ID = 'MAPREDUCE_ITEM_ID';
+export const ENV_ATTEMPT = 'MAPREDUCE_ATTEMPT';
+export const ENV_ITEM = 'MAPREDUCE_ITEM';
+export const ENV_ITEM_FILE = 'MAPREDUCE_ITEM_FILE';
+export const ENV_RESULTS_DIR = 'MAPREDUCE_RESULTS_DIR';
+export const ENV_TOTAL_ITEMS = 'MAPREDUCE_TOTAL_ITEMS';
+export const ENV_SUCCEEDED_ITEMS = 'MAPREDUCE_SUCCEEDED_ITEMS';
+export const ENV_FAILED_ITEMS = 'MAPREDUCE_FAILED_ITEMS';
+
+export const ITEM_MOUNT_DIR = '/var/run/mapreduce/item';
+export const ITEM_FILE_NAME = 'item.json';
+export const RESULTS_MOUNT_DIR = '/var/run/mapreduce/results';
+
+/** Condition and Event reasons: stable codes users can alert on. */
+export const Reason = {
+  InputNotFound: 'InputNotFound',
+  InputInvalid: 'InputInvalid',
+  DuplicateItemId: 'DuplicateItemId',
+  FailedItemsExceeded: 'FailedItemsExceeded',
+  ReduceFailed: 'ReduceFailed',
+  Completed: 'Completed',
+  Suspended: 'Suspended',
+  Resumed: 'Resumed',
+  Started: 'Started',
+  Reducing: 'Reducing',
+  ItemFailed: 'ItemFailed',
+  ItemRetried: 'ItemRetried',
+  PodCreateFailed: 'PodCreateFailed',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];

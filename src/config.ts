@@ -1,0 +1,136 @@
+// Operator configuration: command-line flags, each with an environment-variable fallback.
+import { parseArgs } from 'node:util';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespace?: string;
+  concurrency: number;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  logLevel: string;
+  healthPort: number;
+  keepFailedPods: number;
+  retryBackoffBaseMs: number;
+  retryBackoffMaxMs: number;
+}
+
+export class ConfigError extends Error {}
+
+interface FlagSpec {
+  env: string;
+  help: string;
+  default?: string;
+}
+
+/** Every flag, its env fallback and its help; --help prints this table. */
+export const FLAGS: Record<string, FlagSpec> = {
+  kubeconfig: {
+    env: 'KUBECONFIG',
+    help: 'path to a kubeconfig; default: in-cluster config, else ~/.kube/config',
+  },
+  namespace: { env: 'WATCH_NAMESPACE', help: 'watch only this namespace; default: all namespaces' },
+  concurrency: { env: 'MAPREDUCE_CONCURRENCY', help: 'jobs reconciled at once', default: '4' },
+  'leader-elect': {
+    env: 'MAPREDUCE_LEADER_ELECT',
+    help: 'elect a leader on a Lease so several replicas are safe',
+    default: 'false',
+  },
+  'leader-election-namespace': {
+    env: 'POD_NAMESPACE',
+    help: 'namespace of the leader Lease',
+    default: 'default',
+  },
+  'leader-election-id': {
+    env: 'MAPREDUCE_LEADER_ELECTION_ID',
+    help: 'name of the leader Lease',
+    default: 'mapreduce-operator-leader',
+  },
+  'log-level': { env: 'LOG_LEVEL', help: 'trace, debug, info, warn, error', default: 'info' },
+  'health-port': { env: 'MAPREDUCE_HEALTH_PORT', help: 'port of /healthz and /readyz', default: '8081' },
+  'keep-failed-pods': {
+    env: 'MAPREDUCE_KEEP_FAILED_PODS',
+    help: 'failed pods kept per job for debugging',
+    default: '3',
+  },
+  'retry-backoff-base': {
+    env: 'MAPREDUCE_RETRY_BACKOFF_BASE',
+    help: 'delay before an item’s first retry (doubles per attempt), e.g. 10s, 500ms',
+    default: '10s',
+  },
+  'retry-backoff-max': { env: 'MAPREDUCE_RETRY_BACKOFF_MAX', help: 'longest retry delay', default: '6m' },
+};
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (!m) throw new ConfigError(`--${flag}: "${value}" is not a duration (e.g. 500ms, 10s, 6m, 1h)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseInteger(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`--${flag}: "${value}" must be a whole number from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+function parseBool(flag: string, value: string): boolean {
+  if (value === 'true' || value === '') return true;
+  if (value === 'false') return false;
+  throw new ConfigError(`--${flag}: "${value}" must be true or false`);
+}
+
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(
+    ([name, f]) =>
+      `  --${name.padEnd(28)} ${f.help} (env ${f.env}${f.default !== undefined ? `, default ${f.default}` : ''})`,
+  );
+  return `usage: mapreduce-operator [flags]\n\n${lines.join('\n')}\n`;
+}
+
+/** Parses flags; a flag not given falls back to its env var, then its default. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConfig | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        ...Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return 'help';
+  const get = (name: string): string | undefined => {
+    const v = values[name];
+    if (typeof v === 'string') return v;
+    const spec = FLAGS[name]!;
+    return env[spec.env] || spec.default;
+  };
+  const logLevel = get('log-level')!;
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError(`--log-level: "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
+  const config: OperatorConfig = {
+    concurrency: parseInteger('concurrency', get('concurrency')!, 1, 64),
+    leaderElect: parseBool('leader-elect', get('leader-elect')!),
+    leaderElectionNamespace: get('leader-election-namespace')!,
+    leaderElectionId: get('leader-election-id')!,
+    logLevel,
+    healthPort: parseInteger('health-port', get('health-port')!, 0, 65535),
+    keepFailedPods: parseInteger('keep-failed-pods', get('keep-failed-pods')!, 0, 1000),
+    retryBackoffBaseMs: parseDuration('retry-backoff-base', get('retry-backoff-base')!),
+    retryBackoffMaxMs: parseDuration('retry-backoff-max', get('retry-backoff-max')!),
+  };
+  const kubeconfig = get('kubeconfig');
+  if (kubeconfig) config.kubeconfig = kubeconfig;
+  const namespace = get('namespace');
+  if (namespace) config.namespace = namespace;
+  return config;
+}

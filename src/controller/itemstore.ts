@@ -1,0 +1,142 @@
+// The input snapshot: a job's resolved items, written once into ConfigMaps it owns, so the items a job
+// runs cannot change under it (a ConfigMap input is mutable) and a restarted operator reads the same ones.
+import type { CoreV1Api, V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
+import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
+import { API_VERSION, KIND } from '../api/types.js';
+import type { JsonValue, MapReduceJob } from '../api/types.js';
+import type { ResolvedItem } from '../input/resolve.js';
+import { itemsConfigMapName } from './naming.js';
+
+/** A ConfigMap holds at most 1 MiB; shards are filled to this much, leaving room for keys and metadata. */
+export const MAX_ITEMS_SHARD_BYTES = 768 * 1024;
+/** Larger items would not fit in a shard (and have no business in an env var or a ConfigMap). */
+export const MAX_ITEM_BYTES = 512 * 1024;
+const STORE_ITEMS = 'items';
+const ID_KEY_SUFFIX = '.id';
+
+export interface StoredItem {
+  index: number;
+  id: string;
+  /** The item as JSON text, exactly as the pod receives it. */
+  json: string;
+  /** The ConfigMap that holds it. */
+  shard: string;
+}
+
+export class ItemTooLargeError extends Error {
+  constructor(
+    readonly index: number,
+    readonly bytes: number,
+  ) {
+    super(`item ${index} is ${bytes} bytes as JSON; the limit is ${MAX_ITEM_BYTES}`);
+  }
+}
+
+export function itemsSelector(jobName: string): string {
+  return `${LABEL_JOB_NAME}=${jobName},${LABEL_STORE}=${STORE_ITEMS}`;
+}
+
+function ownerRef(job: MapReduceJob): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: job.metadata.name!,
+    uid: job.metadata.uid!,
+    controller: true,
+  };
+}
+
+/** Packs items into shards in index order. Pure. */
+export function shardItems(
+  jobName: string,
+  items: ResolvedItem[],
+): { name: string; data: Record<string, string> }[] {
+  const shards: { name: string; data: Record<string, string> }[] = [];
+  let current: Record<string, string> = {};
+  let bytes = 0;
+  const flush = (): void => {
+    if (Object.keys(current).length === 0) return;
+    shards.push({ name: itemsConfigMapName(jobName, shards.length), data: current });
+    current = {};
+    bytes = 0;
+  };
+  for (const item of items) {
+    const json = JSON.stringify(item.value);
+    const size = Buffer.byteLength(json, 'utf8');
+    if (size > MAX_ITEM_BYTES) throw new ItemTooLargeError(item.index, size);
+    const idBytes = item.id === String(item.index) ? 0 : Buffer.byteLength(item.id, 'utf8');
+    if (bytes + size + idBytes > MAX_ITEMS_SHARD_BYTES) flush();
+    current[String(item.index)] = json;
+    if (idBytes > 0) current[`${item.index}${ID_KEY_SUFFIX}`] = item.id;
+    bytes += size + idBytes;
+  }
+  flush();
+  return shards;
+}
+
+/** Reads stored items back from their shards. Pure. */
+export function readShards(configMaps: V1ConfigMap[]): StoredItem[] {
+  const items: StoredItem[] = [];
+  for (const cm of configMaps) {
+    const data = cm.data ?? {};
+    for (const [key, json] of Object.entries(data)) {
+      if (!/^\d+$/.test(key)) continue;
+      const index = Number(key);
+      items.push({ index, id: data[`${key}${ID_KEY_SUFFIX}`] ?? key, json, shard: cm.metadata!.name! });
+    }
+  }
+  return items.sort((a, b) => a.index - b.index);
+}
+
+export class ItemStore {
+  /** Snapshots by job UID: a job's items never change once written. */
+  private readonly cache = new Map<string, StoredItem[]>();
+
+  constructor(private readonly core: CoreV1Api) {}
+
+  /** Replaces any earlier (partial) snapshot with these items. */
+  async write(job: MapReduceJob, items: ResolvedItem[]): Promise<StoredItem[]> {
+    const namespace = job.metadata.namespace!;
+    const name = job.metadata.name!;
+    const shards = shardItems(name, items);
+    await this.core.deleteCollectionNamespacedConfigMap({ namespace, labelSelector: itemsSelector(name) });
+    for (const shard of shards) {
+      await this.core.createNamespacedConfigMap({
+        namespace,
+        body: {
+          metadata: {
+            name: shard.name,
+            labels: { [LABEL_JOB_NAME]: name, [LABEL_STORE]: STORE_ITEMS },
+            ownerReferences: [ownerRef(job)],
+          },
+          immutable: true,
+          data: shard.data,
+        },
+      });
+    }
+    const stored = readShards(shards.map((s) => ({ metadata: { name: s.name }, data: s.data })));
+    this.cache.set(job.metadata.uid!, stored);
+    return stored;
+  }
+
+  async read(job: MapReduceJob): Promise<StoredItem[]> {
+    const cached = this.cache.get(job.metadata.uid!);
+    if (cached) return cached;
+    const list = await this.core.listNamespacedConfigMap({
+      namespace: job.metadata.namespace!,
+      labelSelector: itemsSelector(job.metadata.name!),
+    });
+    const owned = list.items.filter((cm) =>
+      cm.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid),
+    );
+    const stored = readShards(owned);
+    this.cache.set(job.metadata.uid!, stored);
+    return stored;
+  }
+
+  forget(uid: string): void {
+    this.cache.delete(uid);
+  }
+}
+
+export type { JsonValue };

@@ -1,0 +1,95 @@
+// What a pod tells the controller about one attempt: which item, which attempt, and how it ended.
+import type { V1Pod } from '@kubernetes/client-node';
+import { LABEL_ATTEMPT, LABEL_ITEM_INDEX, LABEL_PHASE, PHASE_MAP, PHASE_REDUCE } from '../api/constants.js';
+
+export type AttemptState = 'active' | 'succeeded' | 'failed';
+
+export interface PodObservation {
+  pod: V1Pod;
+  name: string;
+  phase: typeof PHASE_MAP | typeof PHASE_REDUCE;
+  /** The item index; -1 for the reduce pod. */
+  index: number;
+  attempt: number;
+  state: AttemptState;
+  exitCode?: number;
+  /** Why the attempt failed: OOMKilled, DeadlineExceeded, Evicted, "exit code N", ... */
+  reason?: string;
+  /** The main container's termination message: the item's result. */
+  message?: string;
+  createdAt?: Date;
+  finishedAt?: Date;
+}
+
+function parseNonNegativeInt(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+function toDate(value: Date | string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** Reads one of the operator's pods; undefined for a pod without the operator's labels. */
+export function observePod(pod: V1Pod): PodObservation | undefined {
+  const labels = pod.metadata?.labels ?? {};
+  const phase = labels[LABEL_PHASE];
+  if (phase !== PHASE_MAP && phase !== PHASE_REDUCE) return undefined;
+  const attempt = parseNonNegativeInt(labels[LABEL_ATTEMPT]);
+  const index = phase === PHASE_REDUCE ? -1 : parseNonNegativeInt(labels[LABEL_ITEM_INDEX]);
+  if (attempt === undefined || index === undefined) return undefined;
+
+  const main = pod.status?.containerStatuses?.[0];
+  const terminated = main?.state?.terminated;
+  const obs: PodObservation = {
+    pod,
+    name: pod.metadata?.name ?? '',
+    phase,
+    index,
+    attempt,
+    state: 'active',
+    createdAt: toDate(pod.metadata?.creationTimestamp),
+  };
+  if (terminated?.message !== undefined) obs.message = terminated.message;
+  if (terminated?.exitCode !== undefined) obs.exitCode = terminated.exitCode;
+
+  switch (pod.status?.phase) {
+    case 'Succeeded':
+      obs.state = 'succeeded';
+      obs.finishedAt = toDate(terminated?.finishedAt) ?? lastConditionTime(pod);
+      break;
+    case 'Failed':
+      obs.state = 'failed';
+      obs.finishedAt = toDate(terminated?.finishedAt) ?? lastConditionTime(pod);
+      obs.reason = failureReason(pod);
+      break;
+    default:
+      if (pod.metadata?.deletionTimestamp) {
+        // Deleted by someone else before it finished: the attempt is lost and counts as failed.
+        obs.state = 'failed';
+        obs.finishedAt = toDate(pod.metadata.deletionTimestamp);
+        obs.reason = 'PodDeleted';
+      }
+  }
+  return obs;
+}
+
+function lastConditionTime(pod: V1Pod): Date | undefined {
+  const times = (pod.status?.conditions ?? [])
+    .map((c) => toDate(c.lastTransitionTime))
+    .filter((d): d is Date => d !== undefined);
+  return times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : undefined;
+}
+
+/** The reason a failed pod gives, most specific first: the kubelet's pod reason, the container's, the exit code. */
+export function failureReason(pod: V1Pod): string {
+  const podReason = pod.status?.reason; // DeadlineExceeded, Evicted
+  if (podReason) return podReason;
+  const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  if (terminated?.reason && terminated.reason !== 'Error' && terminated.reason !== 'Completed')
+    return terminated.reason;
+  if (terminated?.exitCode !== undefined) return `exit code ${terminated.exitCode}`;
+  return 'Unknown';
+}

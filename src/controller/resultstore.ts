@@ -1,0 +1,77 @@
+// Item results (termination messages) in ConfigMaps owned by the job, keyed by item index, so they
+// outlive the pods and the operator. Writes are merge patches: idempotent, and no read is needed.
+import { ApiException, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { CoreV1Api, V1OwnerReference } from '@kubernetes/client-node';
+import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
+import { API_VERSION, KIND } from '../api/types.js';
+import type { MapReduceJob } from '../api/types.js';
+import { resultsConfigMapName } from './naming.js';
+
+/** A termination message is at most 4 KiB, so 200 of them stay under a ConfigMap's 1 MiB. */
+export const RESULTS_PER_SHARD = 200;
+const STORE_RESULTS = 'results';
+
+export function resultsShardOf(index: number): number {
+  return Math.floor(index / RESULTS_PER_SHARD);
+}
+
+export function resultsShardNames(jobName: string, totalItems: number): string[] {
+  const count = Math.ceil(totalItems / RESULTS_PER_SHARD);
+  return Array.from({ length: count }, (_, shard) => resultsConfigMapName(jobName, shard));
+}
+
+/** Groups results by shard. Pure. */
+export function groupResults(results: Map<number, string>): Map<number, Record<string, string>> {
+  const byShard = new Map<number, Record<string, string>>();
+  for (const [index, result] of results) {
+    const shard = resultsShardOf(index);
+    const data = byShard.get(shard) ?? {};
+    data[String(index)] = result;
+    byShard.set(shard, data);
+  }
+  return byShard;
+}
+
+export class ResultStore {
+  constructor(private readonly core: CoreV1Api) {}
+
+  async record(job: MapReduceJob, results: Map<number, string>): Promise<void> {
+    const namespace = job.metadata.namespace!;
+    const jobName = job.metadata.name!;
+    for (const [shard, data] of groupResults(results)) {
+      const name = resultsConfigMapName(jobName, shard);
+      try {
+        await this.core.patchNamespacedConfigMap(
+          { namespace, name, body: { data } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch (err) {
+        if (!(err instanceof ApiException) || err.code !== 404) throw err;
+        await this.create(job, name, data);
+      }
+    }
+  }
+
+  private async create(job: MapReduceJob, name: string, data: Record<string, string>): Promise<void> {
+    const namespace = job.metadata.namespace!;
+    const jobName = job.metadata.name!;
+    const owner: V1OwnerReference = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name: jobName,
+      uid: job.metadata.uid!,
+      controller: true,
+    };
+    await this.core.createNamespacedConfigMap({
+      namespace,
+      body: {
+        metadata: {
+          name,
+          labels: { [LABEL_JOB_NAME]: jobName, [LABEL_STORE]: STORE_RESULTS },
+          ownerReferences: [owner],
+        },
+        data,
+      },
+    });
+  }
+}

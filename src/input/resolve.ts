@@ -1,0 +1,169 @@
+// Resolves a job's work items from its spec.input: parse the document, select with JSONPath, sort,
+// offset, limit, and give each item a stable id. Pure: the caller reads the ConfigMap.
+import { JSONPath } from 'jsonpath-plus';
+import { loadAll } from 'js-yaml';
+import type { InputSpec, JsonValue } from '../api/types.js';
+
+/** Status ranges, result shards and the input snapshot are sized for this many items. */
+export const MAX_ITEMS = 100_000;
+
+export type InputErrorReason = 'InputNotFound' | 'InputInvalid' | 'DuplicateItemId';
+
+/** A problem with a job's input that no retry will fix: the job fails with `reason` as its condition reason. */
+export class InputError extends Error {
+  constructor(
+    readonly reason: InputErrorReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export interface ResolvedItem {
+  index: number;
+  id: string;
+  value: JsonValue;
+}
+
+/** Parses a ConfigMap value as JSON, else as a single YAML document. */
+export function parseDocument(text: string, field = 'spec.input.configMapRef'): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    // not JSON: YAML is a superset, so try that
+  }
+  let docs: unknown[];
+  try {
+    docs = loadAll(text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new InputError('InputInvalid', `${field}: the document is neither JSON nor YAML: ${reason}`);
+  }
+  if (docs.length !== 1) {
+    throw new InputError(
+      'InputInvalid',
+      `${field}: the document must be a single JSON or YAML document, found ${docs.length}`,
+    );
+  }
+  return docs[0] as JsonValue;
+}
+
+function query(path: string, json: JsonValue, field: string): JsonValue[] {
+  if (!path.startsWith('$'))
+    throw new InputError('InputInvalid', `${field}: "${path}" is not a JSONPath (it must start with $)`);
+  try {
+    // eval 'safe': filter expressions are interpreted, never run as JavaScript (job specs are user input).
+    return JSONPath({ path, json, wrap: true, eval: 'safe' }) as JsonValue[];
+  } catch (err) {
+    throw new InputError(
+      'InputInvalid',
+      `${field}: invalid JSONPath "${path}": ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+function selectItems(input: InputSpec, document: JsonValue): JsonValue[] {
+  if (input.jsonPath === undefined) {
+    if (!Array.isArray(document)) {
+      throw new InputError(
+        'InputInvalid',
+        `spec.input: the document is a ${typeName(document)}, not an array; set spec.input.jsonPath to select the items`,
+      );
+    }
+    return document;
+  }
+  const matches = query(input.jsonPath, document, 'spec.input.jsonPath');
+  if (matches.length === 0)
+    throw new InputError('InputInvalid', `spec.input.jsonPath: ${input.jsonPath} selected no items`);
+  // A path that selects one array (`$.files`) means its elements; several matches are the items themselves.
+  if (matches.length === 1 && Array.isArray(matches[0])) return matches[0];
+  return matches;
+}
+
+function typeName(v: JsonValue): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+type SortKey = number | string | undefined;
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1; // numbers before strings
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortKey(item: JsonValue, path: string): SortKey {
+  const v = query(path, item, 'spec.input.sortBy.path')[0];
+  if (typeof v === 'number' || typeof v === 'string') return v;
+  if (typeof v === 'boolean') return Number(v);
+  return undefined;
+}
+
+export function resolveItems(input: InputSpec, documentText?: string): ResolvedItem[] {
+  let values: JsonValue[];
+  if (input.items !== undefined) {
+    values = input.jsonPath === undefined ? input.items : selectItems(input, input.items);
+  } else if (documentText !== undefined) {
+    values = selectItems(input, parseDocument(documentText));
+  } else {
+    throw new InputError('InputInvalid', 'spec.input: one of items and configMapRef must be set');
+  }
+
+  if (input.sortBy) {
+    const { path, order = 'Ascending' } = input.sortBy;
+    const keyed = values.map((v, i) => ({ v, i, k: sortKey(v, path) }));
+    const sign = order === 'Descending' ? -1 : 1;
+    // Missing values sort last in both orders; ties keep input order (stable).
+    keyed.sort((a, b) => {
+      if (a.k === undefined || b.k === undefined) return compareKeys(a.k, b.k) || a.i - b.i;
+      return sign * compareKeys(a.k, b.k) || a.i - b.i;
+    });
+    values = keyed.map((x) => x.v);
+  }
+
+  const offset = input.offset ?? 0;
+  if (offset > 0) {
+    if (offset >= values.length) {
+      throw new InputError(
+        'InputInvalid',
+        `spec.input.offset: ${offset} skips all ${values.length} items; no items are left`,
+      );
+    }
+    values = values.slice(offset);
+  }
+  if (input.maxItems !== undefined) values = values.slice(0, input.maxItems);
+  if (values.length === 0) throw new InputError('InputInvalid', 'spec.input: the input has no items');
+  if (values.length > MAX_ITEMS) {
+    throw new InputError(
+      'InputInvalid',
+      `spec.input: ${values.length} items is more than the ${MAX_ITEMS} a job may have; split the job or set spec.input.maxItems`,
+    );
+  }
+
+  const seen = new Map<string, number>();
+  return values.map((value, index) => {
+    let id = String(index);
+    if (input.idPath !== undefined) {
+      const v = query(input.idPath, value, 'spec.input.idPath')[0];
+      if (typeof v !== 'string' && typeof v !== 'number') {
+        throw new InputError(
+          'InputInvalid',
+          `spec.input.idPath: ${input.idPath} gives no string or number for item ${index}`,
+        );
+      }
+      id = String(v);
+    }
+    const first = seen.get(id);
+    if (first !== undefined) {
+      throw new InputError(
+        'DuplicateItemId',
+        `spec.input.idPath: items ${first} and ${index} have the same id "${id}"`,
+      );
+    }
+    seen.set(id, index);
+    return { index, id, value };
+  });
+}

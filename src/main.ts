@@ -1,0 +1,81 @@
+// Entry point: `node dist/main.js [flags]` runs the operator.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ConfigError, parseConfig, usage } from './config.js';
+import type { OperatorConfig } from './config.js';
+import { Controller } from './controller/controller.js';
+import { KubernetesEventRecorder } from './controller/events.js';
+import { startHealthServer } from './health.js';
+import { LeaderElector } from './leaderelection.js';
+import { createLogger } from './log.js';
+
+function loadKubeConfig(config: OperatorConfig): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault(); // in-cluster when running in a pod, else ~/.kube/config
+  return kc;
+}
+
+async function main(): Promise<void> {
+  let config: OperatorConfig | 'help';
+  try {
+    config = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mapreduce-operator: ${err.message}\n\n${usage()}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (config === 'help') {
+    process.stdout.write(usage());
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  const kc = loadKubeConfig(config);
+  const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const controller = new Controller(
+    kc,
+    { ...config, namespace: config.namespace },
+    log,
+    new KubernetesEventRecorder(kc.makeApiClient(CoreV1Api), log, identity),
+  );
+  let synced = false;
+  const elector = config.leaderElect
+    ? new LeaderElector(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)
+    : undefined;
+  const health = await startHealthServer(config.healthPort, {
+    ready: () => synced || (elector !== undefined && !elector.isLeader),
+  });
+  const address = health.address();
+  const healthPort = typeof address === 'object' && address ? address.port : config.healthPort;
+  log.info({ healthPort, identity }, 'mapreduce-operator starting');
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string, code = 0): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down: no new work, finishing in-flight writes');
+    await controller.stop();
+    await elector?.release();
+    health.close();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  if (elector) {
+    await elector.acquire();
+    elector.renewLoop(() => void shutdown('leadership lost', 1));
+  }
+  await controller.start();
+  synced = true;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `mapreduce-operator: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

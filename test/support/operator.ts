@@ -1,0 +1,84 @@
+// Runs the operator as a real child process against the test cluster, so tests can SIGKILL and
+// restart it like a crashing pod.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { kubeconfigPath, REPO_ROOT, waitFor, WaitAborted } from './cluster.js';
+
+export interface OperatorProcess {
+  proc: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  /** Sends SIGKILL and waits for the process to be gone. */
+  kill(): Promise<void>;
+  /** Sends SIGTERM and waits for a graceful exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Test defaults: fast retries so failure tests take seconds, not the production 10 s backoff. */
+export const TEST_OPERATOR_FLAGS = [
+  '--retry-backoff-base=200ms',
+  '--retry-backoff-max=2s',
+  '--health-port=0',
+];
+
+export async function startOperator(namespace: string, extraArgs: string[] = []): Promise<OperatorProcess> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'src', 'main.ts'),
+      `--kubeconfig=${kubeconfigPath()}`,
+      `--namespace=${namespace}`,
+      ...TEST_OPERATOR_FLAGS,
+      ...extraArgs,
+    ],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: process.env.TEST_OPERATOR_LOG_LEVEL ?? 'info' },
+    },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let buffer = '';
+  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line });
+      }
+    }
+  });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    if (process.env.TEST_OPERATOR_STDERR) process.stderr.write(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  await waitFor(
+    'the operator to start its controller',
+    () => {
+      if (proc.exitCode !== null) throw new WaitAborted(`operator exited with ${proc.exitCode}: ${stderr}`);
+      return Promise.resolve(logs.some((l) => l.msg === 'controller started'));
+    },
+    30_000,
+  );
+  return {
+    proc,
+    logs,
+    async kill() {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { expect } from 'chai';
+import { ConfigError, parseConfig, parseDuration } from '../../src/config.js';
+
+describe('parseConfig', function () {
+  it('applies defaults', function () {
+    expect(parseConfig([], {})).to.deep.equal({
+      concurrency: 4,
+      leaderElect: false,
+      leaderElectionNamespace: 'default',
+      leaderElectionId: 'mapreduce-operator-leader',
+      logLevel: 'info',
+      healthPort: 8081,
+      keepFailedPods: 3,
+      retryBackoffBaseMs: 10_000,
+      retryBackoffMaxMs: 360_000,
+    });
+  });
+
+  it('prefers a flag over its env var, and the env var over the default', function () {
+    const config = parseConfig(['--concurrency=8', '--namespace', 'jobs'], {
+      MAPREDUCE_CONCURRENCY: '2',
+      LOG_LEVEL: 'debug',
+      MAPREDUCE_LEADER_ELECT: 'true',
+    });
+    expect(config).to.deep.include({
+      concurrency: 8,
+      namespace: 'jobs',
+      logLevel: 'debug',
+      leaderElect: true,
+    });
+  });
+
+  const bad: [string[], string][] = [
+    [['--concurrency=0'], '--concurrency: "0" must be a whole number from 1 to 64'],
+    [
+      ['--log-level=loud'],
+      '--log-level: "loud" must be one of trace, debug, info, warn, error, fatal, silent',
+    ],
+    [['--retry-backoff-base=10'], '--retry-backoff-base: "10" is not a duration (e.g. 500ms, 10s, 6m, 1h)'],
+    [['--leader-elect=maybe'], '--leader-elect: "maybe" must be true or false'],
+  ];
+  for (const [argv, message] of bad) {
+    it(`refuses ${argv.join(' ')} with a message naming the flag`, function () {
+      expect(() => parseConfig(argv, {})).to.throw(ConfigError, message);
+    });
+  }
+
+  it('refuses an unknown flag', function () {
+    expect(() => parseConfig(['--paralelism=3'], {})).to.throw(ConfigError, "Unknown option '--paralelism'");
+  });
+
+  it('parses durations', function () {
+    expect([
+      parseDuration('x', '500ms'),
+      parseDuration('x', '1.5s'),
+      parseDuration('x', '6m'),
+      parseDuration('x', '1h'),
+    ]).to.deep.equal([500, 1500, 360_000, 3_600_000]);
+  });
+});
