@@ -30,6 +30,7 @@ KWOK_PORT="${MAPREDUCE_KWOK_PORT:-10247}"
 SERVICE_CLUSTER_IP_RANGE="10.96.0.0/16"
 
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+OPERATOR_HEALTH_PORT=18081 # the demo operator's /healthz
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -1,0 +1,186 @@
+import { expect } from 'chai';
+import type { InputSpec } from '../../src/api/types.js';
+import { InputError, MAX_ITEMS, resolveItems } from '../../src/input/resolve.js';
+
+const FILES_JSON = JSON.stringify({
+  files: [
+    { name: 'a.txt', size: 50 },
+    { name: 'b.txt', size: 150 },
+    { name: 'c.txt', size: 300 },
+    { name: 'd.txt' },
+  ],
+});
+const FILES_YAML = 'files:\n  - {name: a.txt, size: 50}\n  - {name: b.txt, size: 150}\n';
+
+interface Case {
+  name: string;
+  input: InputSpec;
+  doc?: string;
+  ids?: string[];
+  values?: unknown[];
+}
+
+const cases: Case[] = [
+  {
+    name: 'inline items, ids are indexes',
+    input: { items: ['x', 'y'] },
+    ids: ['0', '1'],
+    values: ['x', 'y'],
+  },
+  {
+    name: 'a JSON array document',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '[1, 2, 3]',
+    values: [1, 2, 3],
+  },
+  {
+    name: 'a YAML document with a nested path',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.files' },
+    doc: FILES_YAML,
+    values: [
+      { name: 'a.txt', size: 50 },
+      { name: 'b.txt', size: 150 },
+    ],
+  },
+  {
+    name: 'a JSONPath filter',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.files[?(@.size > 100)]', idPath: '$.name' },
+    doc: FILES_JSON,
+    ids: ['b.txt', 'c.txt'],
+  },
+  {
+    name: 'a path selecting several scalars',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.files[*].name' },
+    doc: FILES_JSON,
+    values: ['a.txt', 'b.txt', 'c.txt', 'd.txt'],
+  },
+  {
+    name: 'sort descending, missing values last',
+    input: {
+      configMapRef: { name: 'c', key: 'k' },
+      jsonPath: '$.files',
+      sortBy: { path: '$.size', order: 'Descending' },
+      idPath: '$.name',
+    },
+    doc: FILES_JSON,
+    ids: ['c.txt', 'b.txt', 'a.txt', 'd.txt'],
+  },
+  {
+    name: 'sort ascending (default), numbers before strings, stable',
+    input: {
+      items: [{ k: 'b' }, { k: 2 }, { k: 'a' }, { k: 1 }, {}, { k: 1, second: true }],
+      sortBy: { path: '$.k' },
+    },
+    values: [{ k: 1 }, { k: 1, second: true }, { k: 2 }, { k: 'a' }, { k: 'b' }, {}],
+  },
+  {
+    name: 'offset and maxItems',
+    input: { items: [0, 1, 2, 3, 4], offset: 1, maxItems: 2 },
+    values: [1, 2],
+    ids: ['0', '1'],
+  },
+  { name: 'numeric ids', input: { items: [{ n: 7 }, { n: 8 }], idPath: '$.n' }, ids: ['7', '8'] },
+];
+
+const errors: { name: string; input: InputSpec; doc?: string; reason: string; message: string }[] = [
+  {
+    name: 'malformed document',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '{"a": [1,',
+    reason: 'InputInvalid',
+    message: 'spec.input.configMapRef: the document is neither JSON nor YAML',
+  },
+  {
+    name: 'several YAML documents',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '- 1\n---\n- 2\n',
+    reason: 'InputInvalid',
+    message: 'must be a single JSON or YAML document, found 2',
+  },
+  {
+    name: 'a document that is not an array',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: FILES_JSON,
+    reason: 'InputInvalid',
+    message:
+      'spec.input: the document is a object, not an array; set spec.input.jsonPath to select the items',
+  },
+  {
+    name: 'a JSONPath that selects nothing',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.nothing' },
+    doc: FILES_JSON,
+    reason: 'InputInvalid',
+    message: 'spec.input.jsonPath: $.nothing selected no items',
+  },
+  {
+    name: 'an offset past the end',
+    input: { items: [1, 2], offset: 2 },
+    reason: 'InputInvalid',
+    message: 'spec.input.offset: 2 skips all 2 items; no items are left',
+  },
+  {
+    name: 'an empty list',
+    input: { items: [] },
+    reason: 'InputInvalid',
+    message: 'spec.input: the input has no items',
+  },
+  {
+    name: 'duplicate ids',
+    input: { items: [{ id: 'a' }, { id: 'b' }, { id: 'a' }], idPath: '$.id' },
+    reason: 'DuplicateItemId',
+    message: 'spec.input.idPath: items 0 and 2 have the same id "a"',
+  },
+  {
+    name: 'an item without an id',
+    input: { items: [{ id: 'a' }, {}], idPath: '$.id' },
+    reason: 'InputInvalid',
+    message: 'spec.input.idPath: $.id gives no string or number for item 1',
+  },
+  {
+    name: 'too many items',
+    input: { items: Array.from({ length: MAX_ITEMS + 1 }, (_, i) => i) },
+    reason: 'InputInvalid',
+    message: `spec.input: ${MAX_ITEMS + 1} items is more than the ${MAX_ITEMS} a job may have`,
+  },
+];
+
+describe('resolveItems', function () {
+  for (const tc of cases) {
+    it(`resolves ${tc.name}`, function () {
+      const items = resolveItems(tc.input, tc.doc);
+      expect(items.map((i) => i.index)).to.deep.equal(items.map((_, i) => i));
+      if (tc.ids) expect(items.map((i) => i.id)).to.deep.equal(tc.ids);
+      if (tc.values) expect(items.map((i) => i.value)).to.deep.equal(tc.values);
+    });
+  }
+
+  for (const tc of errors) {
+    it(`refuses ${tc.name} with ${tc.reason}`, function () {
+      let caught: unknown;
+      try {
+        resolveItems(tc.input, tc.doc);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(InputError);
+      expect((caught as InputError).reason).to.equal(tc.reason);
+      expect((caught as InputError).message).to.contain(tc.message);
+    });
+  }
+
+  it('never runs code from a filter expression', function () {
+    const marker = globalThis as { pwned?: boolean };
+    delete marker.pwned;
+    let caught: unknown;
+    try {
+      resolveItems({
+        items: [{ a: 1 }],
+        jsonPath: "$[?(@.constructor.constructor('globalThis.pwned = true')())]",
+      });
+    } catch (err) {
+      caught = err;
+    }
+    expect(marker.pwned).to.equal(undefined);
+    expect(caught).to.be.instanceOf(InputError);
+  });
+});
