@@ -21,6 +21,8 @@ interface FlagSpec {
   env: string;
   help: string;
   default?: string;
+  /** A boolean flag may be given bare (`--leader-elect`) or with a value (`--leader-elect=false`). */
+  boolean?: true;
 }
 
 /** Every flag, its env fallback and its help; --help prints this table. */
@@ -35,6 +37,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: 'MAPREDUCE_LEADER_ELECT',
     help: 'elect a leader on a Lease so several replicas are safe',
     default: 'false',
+    boolean: true,
   },
   'leader-election-namespace': {
     env: 'POD_NAMESPACE',
@@ -96,7 +99,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: argv.map((arg) => (FLAGS[arg.replace(/^--/, '')]?.boolean ? `${arg}=true` : arg)),
       options: {
         ...Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },

@@ -22,7 +22,14 @@ export const TEST_OPERATOR_FLAGS = [
   '--health-port=0',
 ];
 
-export async function startOperator(namespace: string, extraArgs: string[] = []): Promise<OperatorProcess> {
+/** Log message that says the operator is up; a standby replica says 'waiting to become leader'. */
+export const STARTED = 'controller started';
+
+export async function startOperator(
+  namespace: string,
+  extraArgs: string[] = [],
+  readyMessage = STARTED,
+): Promise<OperatorProcess> {
   const proc = spawn(
     process.execPath,
     [
@@ -62,10 +69,10 @@ export async function startOperator(namespace: string, extraArgs: string[] = [])
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   await waitFor(
-    'the operator to start its controller',
+    `the operator to log "${readyMessage}"`,
     () => {
       if (proc.exitCode !== null) throw new WaitAborted(`operator exited with ${proc.exitCode}: ${stderr}`);
-      return Promise.resolve(logs.some((l) => l.msg === 'controller started'));
+      return Promise.resolve(logs.some((l) => l.msg === readyMessage));
     },
     30_000,
   );

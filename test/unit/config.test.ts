@@ -45,6 +45,13 @@ describe('parseConfig', function () {
     });
   }
 
+  it('takes a boolean flag bare or with a value', function () {
+    expect(parseConfig(['--leader-elect'], {})).to.deep.include({ leaderElect: true });
+    expect(parseConfig(['--leader-elect=false'], { MAPREDUCE_LEADER_ELECT: 'true' })).to.deep.include({
+      leaderElect: false,
+    });
+  });
+
   it('refuses an unknown flag', function () {
     expect(() => parseConfig(['--paralelism=3'], {})).to.throw(ConfigError, "Unknown option '--paralelism'");
   });

@@ -1,0 +1,124 @@
+// The API server itself refuses bad MapReduceJobs, with messages that name the field.
+import { expect } from 'chai';
+import { ApiException } from '@kubernetes/client-node';
+import type { MapReduceJob } from '../../src/api/types.js';
+import { kubectl, useTestNamespace } from '../support/cluster.js';
+import { createJob, getJob, patchJobSpec } from '../support/jobs.js';
+import { makeJob } from '../support/jobbuilder.js';
+
+async function rejection(namespace: string, job: MapReduceJob): Promise<string> {
+  try {
+    await createJob(namespace, job);
+  } catch (err) {
+    if (err instanceof ApiException) return String(err.body);
+    throw err;
+  }
+  throw new Error(`job ${job.metadata.name} was accepted`);
+}
+
+describe('MapReduceJob CRD', function () {
+  const ns = useTestNamespace('crd');
+
+  const invalid: { name: string; job: () => MapReduceJob; message: string }[] = [
+    {
+      name: 'both input sources',
+      job: () => {
+        const j = makeJob('both').items(['a']).obj();
+        j.spec.input.configMapRef = { name: 'cm', key: 'k' };
+        return j;
+      },
+      message: '\\"spec.input\\" must validate one and only one schema (oneOf). Found 2 valid alternatives',
+    },
+    {
+      name: 'no input source',
+      job: () => {
+        const j = makeJob('none').obj();
+        j.spec.input = {};
+        return j;
+      },
+      message: '\\"spec.input\\" must validate one and only one schema (oneOf). Found none valid',
+    },
+    {
+      name: 'parallelism 0',
+      job: () => makeJob('p0').items(['a']).parallelism(0).obj(),
+      message:
+        'spec.map.parallelism: Invalid value: 0: spec.map.parallelism in body should be greater than or equal to 1',
+    },
+    {
+      name: 'a percentage over 100',
+      job: () => makeJob('pct').items(['a']).maxFailedItemsPercent(101).obj(),
+      message:
+        'spec.failurePolicy.maxFailedItemsPercent: Invalid value: 101: spec.failurePolicy.maxFailedItemsPercent in body should be less than or equal to 100',
+    },
+    {
+      name: 'both failure limits',
+      job: () => {
+        const j = makeJob('limits').items(['a']).obj();
+        j.spec.failurePolicy = { maxFailedItems: 1, maxFailedItemsPercent: 5 };
+        return j;
+      },
+      message: 'spec.failurePolicy may set maxFailedItems or maxFailedItemsPercent, not both',
+    },
+    {
+      name: 'a template without containers',
+      job: () => {
+        const j = makeJob('empty').items(['a']).obj();
+        j.spec.map.template.spec!.containers = [];
+        return j;
+      },
+      message:
+        'spec.map.template.spec.containers: Invalid value: 0: spec.map.template.spec.containers in body should have at least 1 items',
+    },
+    {
+      name: 'a JSONPath that does not start with $',
+      job: () => makeJob('jp').configMapInput('cm', 'k', 'files[*]').obj(),
+      message: 'spec.input.jsonPath: Invalid value: \\"files[*]\\": spec.input.jsonPath in body should match',
+    },
+  ];
+  for (const tc of invalid) {
+    it(`refuses ${tc.name}, naming the field`, async function () {
+      expect(await rejection(ns.name, tc.job())).to.contain(tc.message);
+    });
+  }
+
+  it('fills in defaults', async function () {
+    await createJob(ns.name, makeJob('defaults').items(['a']).suspend().obj());
+    const job = await getJob(ns.name, 'defaults');
+    expect(job.spec.map.parallelism).to.equal(10);
+    expect(job.spec.map.backoffLimitPerItem).to.equal(2);
+    expect(job.spec.input.offset).to.equal(0);
+  });
+
+  it('keeps the input and templates immutable but lets suspend and parallelism change', async function () {
+    await createJob(ns.name, makeJob('immutable').configMapInput('a', 'k').suspend().obj());
+    let message = '';
+    try {
+      await patchJobSpec(ns.name, 'immutable', { input: { configMapRef: { name: 'b', key: 'k' } } });
+    } catch (err) {
+      message = err instanceof ApiException ? String(err.body) : String(err);
+    }
+    expect(message).to.contain('spec.input is immutable');
+    await patchJobSpec(ns.name, 'immutable', { suspend: false, map: { parallelism: 3 } });
+    const job = await getJob(ns.name, 'immutable');
+    expect([job.spec.suspend, job.spec.map.parallelism]).to.deep.equal([false, 3]);
+  });
+
+  it('is listed by its short name with printer columns', async function () {
+    await createJob(ns.name, makeJob('cols').items(['a']).suspend().obj());
+    const header = kubectl('get', 'mrj', '-n', ns.name, '-o', 'wide')
+      .split('\n')[0]!
+      .split(/\s+/)
+      .filter(Boolean);
+    expect(header).to.deep.equal([
+      'NAME',
+      'PHASE',
+      'SUCCEEDED',
+      'TOTAL',
+      'FAILED',
+      'AGE',
+      'RETRIES',
+      'TRACEID',
+    ]);
+    expect(kubectl('explain', 'mrj.spec.map.parallelism')).to.contain('Most items running at once.');
+  });
+});
