@@ -13,6 +13,11 @@ export interface OperatorConfig {
   keepFailedPods: number;
   retryBackoffBaseMs: number;
   retryBackoffMaxMs: number;
+  /** Telemetry settings given as flags; each overrides its standard OTEL_* variable (telemetryEnv). */
+  otlpEndpoint?: string;
+  otlpProtocol?: string;
+  traceSampleRatio?: string;
+  clusterName?: string;
 }
 
 export class ConfigError extends Error {}
@@ -62,7 +67,33 @@ export const FLAGS: Record<string, FlagSpec> = {
     default: '10s',
   },
   'retry-backoff-max': { env: 'MAPREDUCE_RETRY_BACKOFF_MAX', help: 'longest retry delay', default: '6m' },
+  'otlp-endpoint': {
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    help: 'OTLP endpoint for traces (and metrics), e.g. http://collector:4317; tracing is off without one',
+  },
+  'otlp-protocol': {
+    env: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    help: 'grpc, http/protobuf or http/json',
+    default: 'grpc',
+  },
+  'trace-sample-ratio': {
+    env: 'OTEL_TRACES_SAMPLER_ARG',
+    help: 'share of jobs traced, 0 to 1, unless a job sets spec.telemetry.sampleRatio',
+  },
+  'cluster-name': { env: 'K8S_CLUSTER_NAME', help: 'k8s.cluster.name on all telemetry' },
 };
+
+/** The OTEL_* environment the telemetry SDK reads: the process env with the telemetry flags applied. */
+export function telemetryEnv(config: OperatorConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  if (config.otlpEndpoint) out.OTEL_EXPORTER_OTLP_ENDPOINT = config.otlpEndpoint;
+  if (config.otlpProtocol) out.OTEL_EXPORTER_OTLP_PROTOCOL = config.otlpProtocol;
+  if (config.traceSampleRatio) {
+    out.OTEL_TRACES_SAMPLER = 'parentbased_traceidratio';
+    out.OTEL_TRACES_SAMPLER_ARG = config.traceSampleRatio;
+  }
+  return out;
+}
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -135,5 +166,20 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
   if (kubeconfig) config.kubeconfig = kubeconfig;
   const namespace = get('namespace');
   if (namespace) config.namespace = namespace;
+  // Given only as flags: the OTEL_* variables themselves are read by the SDK, with their own precedence.
+  const flag = (name: string): string | undefined =>
+    typeof values[name] === 'string' ? values[name] : undefined;
+  const otlpEndpoint = flag('otlp-endpoint');
+  if (otlpEndpoint) config.otlpEndpoint = otlpEndpoint;
+  const otlpProtocol = flag('otlp-protocol');
+  if (otlpProtocol) config.otlpProtocol = otlpProtocol;
+  const ratio = flag('trace-sample-ratio');
+  if (ratio !== undefined) {
+    if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(ratio))
+      throw new ConfigError(`--trace-sample-ratio: "${ratio}" must be a number from 0 to 1`);
+    config.traceSampleRatio = ratio;
+  }
+  const clusterName = get('cluster-name');
+  if (clusterName) config.clusterName = clusterName;
   return config;
 }

@@ -2,13 +2,28 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { ConfigError, parseConfig, usage } from './config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, parseConfig, telemetryEnv, usage } from './config.js';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { KubernetesEventRecorder } from './controller/events.js';
 import { startHealthServer } from './health.js';
 import { LeaderElector } from './leaderelection.js';
 import { createLogger } from './log.js';
+import { DurableSpanExporter } from './telemetry/exporter.js';
+import { operatorResource, tracingFromEnv } from './telemetry/setup.js';
+import { TracingHooks } from './telemetry/tracing.js';
+import { noopHooks } from './controller/hooks.js';
+import type { ControllerHooks } from './controller/hooks.js';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
+  const ns = await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' });
+  return ns.metadata?.uid;
+}
 
 function loadKubeConfig(config: OperatorConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -35,11 +50,42 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const kc = loadKubeConfig(config);
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const otelEnv = telemetryEnv(config, process.env);
+  Object.assign(process.env, otelEnv); // the OTLP exporters read their settings from process.env
+  let tracing: ReturnType<typeof tracingFromEnv>;
+  try {
+    tracing = tracingFromEnv(otelEnv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mapreduce-operator: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  log.info(tracing.description);
+  const exporter = new DurableSpanExporter(tracing.exporters);
+  const resource = operatorResource({
+    env: otelEnv,
+    version: VERSION,
+    clusterName: config.clusterName,
+    clusterUid: () => clusterUid(kc),
+  });
+  const hooks: ControllerHooks =
+    tracing.exporters.length > 0
+      ? new TracingHooks({
+          exporter,
+          resource,
+          version: VERSION,
+          defaultRatio: tracing.defaultRatio,
+          clusterName: config.clusterName,
+        })
+      : noopHooks;
   const controller = new Controller(
     kc,
     { ...config, namespace: config.namespace },
     log,
     new KubernetesEventRecorder(kc.makeApiClient(CoreV1Api), log, identity),
+    hooks,
   );
   let synced = false;
   const elector = config.leaderElect
@@ -58,6 +104,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log.info({ signal }, 'shutting down: no new work, finishing in-flight writes');
     await controller.stop();
+    await exporter.shutdown().catch(() => undefined);
     await elector?.release();
     health.close();
     process.exit(code);

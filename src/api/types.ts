@@ -91,6 +91,21 @@ export interface FailedItemDetail {
   message?: string;
 }
 
+/** The job's trace, chosen at its start and kept with it so every replica and restart continues it. */
+export interface TraceStatus {
+  /** The job span's id. */
+  spanID: string;
+  /** The span the job span continues, when the job was given a parent traceparent. */
+  parentSpanID?: string;
+  traceState?: string;
+  /** The head-sampling decision, made once. */
+  sampled: boolean;
+  /** When the map phase ended and the reduce began. */
+  mapEndTime?: string;
+  /** Map attempts the reduce span links to, "index.attempt" comma-separated (at most MAX_REDUCE_LINKS). */
+  reduceLinks?: string;
+}
+
 export interface MapReduceJobStatus {
   phase?: JobPhase;
   observedGeneration?: number;
@@ -108,7 +123,9 @@ export interface MapReduceJobStatus {
   failedItemDetails?: FailedItemDetail[];
   /** The reduce pod's termination message. */
   result?: string;
+  /** The job's trace id (W3C, 32 hex digits). */
   traceID?: string;
+  trace?: TraceStatus;
 }
 
 export interface MapReduceJob {

@@ -11,14 +11,14 @@ import { InputError } from '../input/resolve.js';
 import { setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import { Expectations } from './expectations.js';
-import type { ControllerHooks } from './hooks.js';
+import type { ControllerHooks, ReconcileRecord } from './hooks.js';
 import { noopHooks } from './hooks.js';
 import { ResilientInformer } from './informer.js';
 import { loadInput } from './inputloader.js';
 import { ItemStore, ItemTooLargeError } from './itemstore.js';
 import type { StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
-import type { ControllerOptions, JobState, PodToCreate } from './jobstate.js';
+import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
 import { managePods } from './managepods.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { ResultStore, resultsShardNames } from './resultstore.js';
@@ -167,7 +167,7 @@ export class Controller {
   async syncJob(key: string): Promise<number | undefined> {
     const [namespace, name] = splitKey(key);
     const cached = this.jobs.get(name, namespace);
-    const log = this.log.child({ job: key });
+    const log = this.log.child({ job: key, ...(cached ? this.hooks.logFields(cached) : {}) });
     if (!cached) {
       log.debug('job is gone; its pods and ConfigMaps go with it (owner references)');
       return undefined;
@@ -228,10 +228,21 @@ export class Controller {
       now,
       options: this.config,
     });
+    const record: ReconcileRecord = {
+      job,
+      status: state.status,
+      finished: state.finishedAttempts,
+      itemId: (i) => items[i]?.id,
+      now,
+      events: state.events,
+    };
+    this.hooks.decorateStatus(record);
 
     // Results are stored before the status that counts them, so a crash in between loses nothing.
     await this.results.record(job, state.newResults);
     const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
+    // Spans of what this reconcile records are accepted before any pod goes and before the status says so.
+    await this.hooks.recordFinished(record);
     const managed = await managePods(
       this.core,
       this.expectations,
@@ -253,7 +264,6 @@ export class Controller {
       ),
     );
 
-    this.hooks.decorateStatus(job, state.status);
     await this.writeStatus(job, state.status, log);
     this.hooks.attemptsFinished(job, state.finishedAttempts);
     for (const event of state.events) await this.events.record(job, event);
@@ -287,7 +297,7 @@ export class Controller {
   }
 
   private buildPod(job: MapReduceJob, target: PodToCreate, items: StoredItem[], state: JobState): V1Pod {
-    const decorations = this.hooks.decoratePod(job, target);
+    const decorations = this.hooks.decoratePod(job, state.status, target);
     if (target.phase === PHASE_MAP) {
       const item = items[target.index]!;
       return buildAgentPod({
@@ -328,9 +338,12 @@ export class Controller {
       completionTime: now.toISOString(),
       conditions: setCondition(job.status?.conditions ?? [], 'Failed', 'True', reason, message, now),
     };
-    this.hooks.decorateStatus(job, status);
+    const events: JobEvent[] = [{ type: 'Warning', reason, message }];
+    const record: ReconcileRecord = { job, status, finished: [], itemId: () => undefined, now, events };
+    this.hooks.decorateStatus(record);
+    await this.hooks.recordFinished(record);
     await this.writeStatus(job, status, log);
-    await this.events.record(job, { type: 'Warning', reason, message });
+    for (const event of events) await this.events.record(job, event);
   }
 
   /** One status write per reconcile, with the resourceVersion read: a conflict means the cache was stale. */

@@ -1,28 +1,73 @@
-// The seams telemetry hangs on. The controller calls these at fixed points; tracing and metrics
-// implement them. The default does nothing.
+// The seams telemetry hangs on. The controller calls these at fixed points of a reconcile; tracing and
+// metrics implement them. The default does nothing.
 import type { V1EnvVar } from '@kubernetes/client-node';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
-import type { AttemptFinished, PodToCreate } from './jobstate.js';
+import type { AttemptFinished, JobEvent, PodToCreate } from './jobstate.js';
 
 export interface PodDecorations {
   env: V1EnvVar[];
   annotations: Record<string, string>;
 }
 
+/** What one reconcile is about to record about a job. */
+export interface ReconcileRecord {
+  /** The job as read; job.status is the persisted status. */
+  job: MapReduceJob;
+  /** The status this reconcile will write. */
+  status: MapReduceJobStatus;
+  /** Attempts whose end this status records for the first time. */
+  finished: AttemptFinished[];
+  itemId: (index: number) => string | undefined;
+  now: Date;
+  /** Events the reconcile will record; a hook may add to them. */
+  events: JobEvent[];
+}
+
 export interface ControllerHooks {
+  /** Fields telemetry keeps with the job (its trace context, phase times), before pods are built. */
+  decorateStatus(record: ReconcileRecord): void;
   /** Env vars and annotations for a pod about to be created (trace context goes here). */
-  decoratePod(job: MapReduceJob, target: PodToCreate): PodDecorations;
-  /** Status fields the telemetry keeps with the job (e.g. its trace id), before the status write. */
-  decorateStatus(job: MapReduceJob, status: MapReduceJobStatus): void;
-  /** Attempts whose end was just recorded in a written status. */
-  attemptsFinished(job: MapReduceJob, finished: AttemptFinished[]): void;
+  decoratePod(job: MapReduceJob, status: MapReduceJobStatus, target: PodToCreate): PodDecorations;
+  /**
+   * Before any pod is created or deleted and before the status write. A rejection aborts the reconcile:
+   * nothing is released, and the work queue retries it (spans not yet accepted by the backend).
+   */
+  recordFinished(record: ReconcileRecord): Promise<void>;
   /** Pods the controller created in this reconcile. */
   attemptsStarted(job: MapReduceJob, started: PodToCreate[]): void;
+  /** Attempts whose end was just recorded in a written status. */
+  attemptsFinished(job: MapReduceJob, finished: AttemptFinished[]): void;
+  /** Fields for every log line about the job (trace_id, span_id). */
+  logFields(job: MapReduceJob): Record<string, string>;
 }
 
 export const noopHooks: ControllerHooks = {
-  decoratePod: () => ({ env: [], annotations: {} }),
   decorateStatus: () => undefined,
-  attemptsFinished: () => undefined,
+  decoratePod: () => ({ env: [], annotations: {} }),
+  recordFinished: () => Promise.resolve(),
   attemptsStarted: () => undefined,
+  attemptsFinished: () => undefined,
+  logFields: () => ({}),
 };
+
+/** Several hooks as one, called in order. */
+export function combineHooks(...all: ControllerHooks[]): ControllerHooks {
+  return {
+    decorateStatus: (r) => all.forEach((h) => h.decorateStatus(r)),
+    decoratePod: (job, status, target) => {
+      const out: PodDecorations = { env: [], annotations: {} };
+      for (const h of all) {
+        const d = h.decoratePod(job, status, target);
+        out.env.push(...d.env);
+        Object.assign(out.annotations, d.annotations);
+      }
+      return out;
+    },
+    recordFinished: async (r) => {
+      for (const h of all) await h.recordFinished(r);
+    },
+    attemptsStarted: (job, started) => all.forEach((h) => h.attemptsStarted(job, started)),
+    attemptsFinished: (job, finished) => all.forEach((h) => h.attemptsFinished(job, finished)),
+    logFields: (job) => Object.assign({}, ...all.map((h) => h.logFields(job))) as Record<string, string>,
+  };
+}

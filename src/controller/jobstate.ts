@@ -128,6 +128,8 @@ export function computeJobState(input: JobStateInput): JobState {
     }
   }
   state.delete.push(...keepNewestFailed(recordedFailedPods, options.keepFailedPods));
+  // Attempts the persisted status does not record yet: when the job ends now, they end with it.
+  const open = [...[...attemptsByIndex.values()].flat(), ...reduceAttempts];
 
   const newCompleted = new IndexSet();
   const newFailed: FailedItemDetail[] = [];
@@ -205,7 +207,7 @@ export function computeJobState(input: JobStateInput): JobState {
   // Failure policy: stop at once, delete what still runs.
   if (spec.failurePolicyExceeded(failedAll.size, totalItems)) {
     const message = `${failedAll.size} of ${totalItems} items failed, more than the failure policy allows`;
-    finish(state, observations, now, 'Failed');
+    finish(state, open, now, 'Failed');
     conditions = setCondition(conditions, 'Failed', 'True', Reason.FailedItemsExceeded, message, now);
     status.conditions = conditions;
     setPhase('Failed', { type: 'Warning', reason: Reason.FailedItemsExceeded, message });
@@ -263,7 +265,7 @@ export function computeJobState(input: JobStateInput): JobState {
   }
 
   if (!spec.hasReduce) {
-    completeJob(state, observations, now, conditions, prev.phase, `all ${totalItems} items processed`);
+    completeJob(state, open, now, conditions, prev.phase, `all ${totalItems} items processed`);
     return state;
   }
 
@@ -273,13 +275,13 @@ export function computeJobState(input: JobStateInput): JobState {
   if (latest?.state === 'succeeded') {
     status.result = latest.message ?? '';
     state.finishedAttempts.push({ observation: latest, final: true });
-    completeJob(state, observations, now, conditions, prev.phase, 'reduce completed');
+    completeJob(state, open, now, conditions, prev.phase, 'reduce completed');
     return state;
   }
   if (latest?.state === 'failed' && latest.attempt >= spec.reduceBackoffLimit) {
     const message = `reduce failed after ${latest.attempt + 1} attempts: ${latest.reason ?? 'unknown'}`;
     state.finishedAttempts.push({ observation: latest, final: true });
-    finish(state, observations, now, 'Failed');
+    finish(state, open, now, 'Failed');
     status.conditions = setCondition(conditions, 'Failed', 'True', Reason.ReduceFailed, message, now);
     setPhase('Failed', { type: 'Warning', reason: Reason.ReduceFailed, message });
     return state;
@@ -315,25 +317,24 @@ function failedItemDetail(index: number, id: string, o: PodObservation): FailedI
 
 function completeJob(
   state: JobState,
-  observations: PodObservation[],
+  open: PodObservation[],
   now: Date,
   conditions: Condition[],
   prevPhase: JobPhase | undefined,
   message: string,
 ): void {
-  finish(state, observations, now, 'Succeeded');
+  finish(state, open, now, 'Succeeded');
   state.status.conditions = setCondition(conditions, 'Complete', 'True', Reason.Completed, message, now);
   state.status.phase = 'Succeeded';
   if (prevPhase !== 'Succeeded') state.events.push({ type: 'Normal', reason: Reason.Completed, message });
 }
 
-/** Marks the job terminal: no more pods; active pods are deleted (their attempts can no longer count). */
-function finish(
-  state: JobState,
-  observations: PodObservation[],
-  now: Date,
-  phase: 'Succeeded' | 'Failed',
-): void {
+/**
+ * Marks the job terminal: no more pods; active pods are deleted (their attempts can no longer count).
+ * Every attempt not yet recorded ends here and is reported as finished (not final): failed attempts whose
+ * retry will never come, earlier reduce attempts, and running attempts that are cancelled.
+ */
+function finish(state: JobState, open: PodObservation[], now: Date, phase: 'Succeeded' | 'Failed'): void {
   state.finished = true;
   state.create = [];
   state.requeueAfterMs = undefined;
@@ -341,7 +342,11 @@ function finish(
   state.status.completionTime = now.toISOString();
   state.status.phase = phase;
   const deleting = new Set(state.delete);
-  for (const o of observations) if (o.state === 'active' && !deleting.has(o.pod)) state.delete.push(o.pod);
+  const reported = new Set(state.finishedAttempts.map((f) => f.observation.pod));
+  for (const o of open) {
+    if (o.state === 'active' && !deleting.has(o.pod)) state.delete.push(o.pod);
+    if (!reported.has(o.pod)) state.finishedAttempts.push({ observation: o, final: false });
+  }
 }
 
 /** After the job finished (as persisted): every pod goes, except the newest failed ones kept for debugging. */

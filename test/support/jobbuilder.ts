@@ -85,6 +85,16 @@ export class JobBuilder {
     return this;
   }
 
+  telemetry(telemetry: NonNullable<MapReduceJob['spec']['telemetry']>): this {
+    this.job.spec.telemetry = telemetry;
+    return this;
+  }
+
+  annotate(key: string, value: string): this {
+    this.job.metadata.annotations = { ...(this.job.metadata.annotations ?? {}), [key]: value };
+    return this;
+  }
+
   obj(): MapReduceJob {
     return structuredClone(this.job);
   }

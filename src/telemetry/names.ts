@@ -1,0 +1,82 @@
+// Every telemetry name the operator emits: span names, attribute keys, event names, the env vars and
+// annotations that carry trace context. They are a contract (docs/telemetry.md); change them only with it.
+
+export const INSTRUMENTATION_SCOPE = 'mapreduce-operator';
+export const DEFAULT_SERVICE_NAME = 'mapreduce-operator';
+
+export const SpanName = {
+  Job: 'mapreduce.job.execute',
+  MapPhase: 'mapreduce.phase.map',
+  ReducePhase: 'mapreduce.phase.reduce',
+  Agent: 'mapreduce.agent.execute',
+} as const;
+
+export const Attr = {
+  JobName: 'mapreduce.job.name',
+  JobUid: 'mapreduce.job.uid',
+  JobTotalItems: 'mapreduce.job.total_items',
+  JobMaxParallel: 'mapreduce.job.max_parallel',
+  JobSucceededItems: 'mapreduce.job.succeeded_items',
+  JobFailedItems: 'mapreduce.job.failed_items',
+  JobRetries: 'mapreduce.job.retries',
+  JobPhase: 'mapreduce.job.phase',
+  PhaseType: 'mapreduce.phase.type',
+  PhaseParallelism: 'mapreduce.phase.parallelism',
+  PhaseSucceeded: 'mapreduce.phase.succeeded_count',
+  PhaseFailed: 'mapreduce.phase.failed_count',
+  ItemIndex: 'mapreduce.item.index',
+  ItemId: 'mapreduce.item.id',
+  Attempt: 'mapreduce.attempt',
+  AgentDurationMs: 'mapreduce.agent.duration_ms',
+  AgentExitCode: 'mapreduce.agent.exit_code',
+  AgentOutcome: 'mapreduce.agent.outcome',
+  FailureReason: 'mapreduce.failure.reason',
+  LinkType: 'mapreduce.link.type',
+  K8sNamespace: 'k8s.namespace.name',
+  K8sPodName: 'k8s.pod.name',
+  K8sPodUid: 'k8s.pod.uid',
+  K8sNodeName: 'k8s.node.name',
+  K8sClusterUid: 'k8s.cluster.uid',
+  K8sClusterName: 'k8s.cluster.name',
+  ExceptionType: 'exception.type',
+  ExceptionMessage: 'exception.message',
+} as const;
+
+export const SpanEventName = {
+  PodScheduled: 'pod.scheduled',
+  ContainerStarted: 'container.started',
+  ContainerTerminated: 'container.terminated',
+  Exception: 'exception',
+} as const;
+
+/** Agent outcomes (attribute mapreduce.agent.outcome). */
+export const Outcome = {
+  Succeeded: 'succeeded',
+  Failed: 'failed',
+  /** The attempt was still running when the job ended; its pod was deleted. */
+  Cancelled: 'cancelled',
+} as const;
+
+/** Env vars per "Environment Variables as Context Propagation Carriers". */
+export const ENV_TRACEPARENT = 'TRACEPARENT';
+export const ENV_TRACESTATE = 'TRACESTATE';
+export const ENV_BAGGAGE = 'BAGGAGE';
+export const ENV_OTEL_RESOURCE_ATTRIBUTES = 'OTEL_RESOURCE_ATTRIBUTES';
+/** Downward-API env the pod's OTEL_RESOURCE_ATTRIBUTES refers to with $(VAR). */
+export const ENV_POD_UID = 'MAPREDUCE_POD_UID';
+export const ENV_NODE_NAME = 'MAPREDUCE_NODE_NAME';
+
+/** On a job: a traceparent its trace becomes a child of (like spec.telemetry.parentTraceparent). */
+export const ANNOTATION_PARENT_TRACEPARENT = 'mapreduce.dev/traceparent';
+/** On a pod: the traceparent of its agent span, written before the pod exists. */
+export const ANNOTATION_POD_TRACEPARENT = 'mapreduce.dev/traceparent';
+
+/** Baggage keys the operator sets on every pod. */
+export const BaggageKey = {
+  JobName: 'mapreduce.job.name',
+  Namespace: 'k8s.namespace.name',
+  ItemIndex: 'mapreduce.item.index',
+} as const;
+
+/** Event reason for a malformed parent traceparent. */
+export const REASON_INVALID_TRACEPARENT = 'InvalidTraceparent';

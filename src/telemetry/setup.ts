@@ -1,0 +1,132 @@
+// Tracing setup from the standard OTEL_* environment: which exporters, which sampler, which resource.
+import { randomUUID } from 'node:crypto';
+import { ConsoleSpanExporter } from '@opentelemetry/sdk-trace';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as HttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as HttpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import { containerDetector } from '@opentelemetry/resource-detector-container';
+import { ConfigError } from '../config.js';
+import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
+import { samplerRatioFromEnv } from './sampling.js';
+
+/** Longest wait for the cluster uid at startup; detection never holds the operator back longer. */
+export const CLUSTER_UID_TIMEOUT_MS = 3_000;
+
+export interface TracingSetup {
+  exporters: SpanExporter[];
+  /** Root sampling ratio for jobs without spec.telemetry.sampleRatio. */
+  defaultRatio: number;
+  /** Why tracing is on or off, for the startup log. */
+  description: string;
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value?.trim().toLowerCase() === 'true';
+}
+
+/** Reads OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,PROTOCOL}, OTEL_TRACES_SAMPLER[_ARG]. */
+export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
+  const defaultRatio = samplerRatioFromEnv(env);
+  if (isTrue(env.OTEL_SDK_DISABLED))
+    return { exporters: [], defaultRatio, description: 'tracing off: OTEL_SDK_DISABLED=true' };
+  const names = (env.OTEL_TRACES_EXPORTER ?? 'otlp')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+  const exporters: SpanExporter[] = [];
+  const described: string[] = [];
+  for (const name of new Set(names)) {
+    switch (name) {
+      case 'none':
+        break;
+      case 'console':
+        exporters.push(new ConsoleSpanExporter());
+        described.push('console');
+        break;
+      case 'otlp': {
+        const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+        if (!endpoint) {
+          described.push('otlp skipped: no OTEL_EXPORTER_OTLP_ENDPOINT');
+          break;
+        }
+        const protocol = (
+          env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
+          env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+          'grpc'
+        ).trim();
+        if (protocol === 'grpc') exporters.push(new GrpcTraceExporter());
+        else if (protocol === 'http/protobuf') exporters.push(new HttpProtoTraceExporter());
+        else if (protocol === 'http/json') exporters.push(new HttpJsonTraceExporter());
+        else
+          throw new ConfigError(
+            `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported; use grpc, http/protobuf or http/json`,
+          );
+        described.push(`otlp ${protocol} to ${endpoint}`);
+        break;
+      }
+      default:
+        throw new ConfigError(
+          `OTEL_TRACES_EXPORTER: "${name}" is not supported; use otlp, console or none (comma-separated)`,
+        );
+    }
+  }
+  const description =
+    exporters.length > 0
+      ? `tracing on: ${described.join(', ')}; root sample ratio ${defaultRatio}`
+      : `tracing off${described.length ? `: ${described.join(', ')}` : ''}`;
+  return { exporters, defaultRatio, description };
+}
+
+export interface ResourceInput {
+  env: NodeJS.ProcessEnv;
+  version: string;
+  clusterName?: string;
+  /** Reads the kube-system namespace's uid; may fail (no RBAC, no cluster). */
+  clusterUid: () => Promise<string | undefined>;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/**
+ * The operator's resource: service.*, the pod's k8s.* attributes from downward-API env (POD_NAME,
+ * POD_UID, POD_NAMESPACE, NODE_NAME), k8s.cluster.uid/name, container.id, then OTEL_RESOURCE_ATTRIBUTES
+ * and OTEL_SERVICE_NAME, which win. Never throws, never waits longer than CLUSTER_UID_TIMEOUT_MS.
+ */
+export async function operatorResource(input: ResourceInput): Promise<Resource> {
+  const { env } = input;
+  const attributes: Record<string, string> = {
+    'service.name': DEFAULT_SERVICE_NAME,
+    'service.version': input.version,
+    'service.instance.id': env.POD_UID || randomUUID(),
+  };
+  const fromEnv: [string, string | undefined][] = [
+    [Attr.K8sNamespace, env.POD_NAMESPACE],
+    [Attr.K8sPodName, env.POD_NAME],
+    [Attr.K8sPodUid, env.POD_UID],
+    [Attr.K8sNodeName, env.NODE_NAME],
+    [Attr.K8sClusterName, input.clusterName],
+  ];
+  for (const [key, value] of fromEnv) if (value) attributes[key] = value;
+  const uid = await withTimeout(input.clusterUid(), CLUSTER_UID_TIMEOUT_MS);
+  if (uid) attributes[Attr.K8sClusterUid] = uid;
+  const detected = detectResources({ detectors: [containerDetector, envDetector] });
+  await withTimeout(detected.waitForAsyncAttributes?.() ?? Promise.resolve(), CLUSTER_UID_TIMEOUT_MS);
+  return resourceFromAttributes(attributes).merge(detected);
+}

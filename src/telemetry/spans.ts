@@ -1,0 +1,283 @@
+// The spans of a job's trace, built from what is persisted about the job and its pods: pure functions of
+// (job, status, pod, clock), so any replica builds the same span at any time after the fact.
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
+import { hrTimeDuration, millisToHrTime, TraceState } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import type { V1Pod } from '@kubernetes/client-node';
+import { PHASE_MAP } from '../api/constants.js';
+import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
+import type { PodObservation } from '../controller/podobservation.js';
+import { spanId } from './ids.js';
+import type { SpanKey } from './ids.js';
+import { Attr, INSTRUMENTATION_SCOPE, Outcome, SpanEventName, SpanName } from './names.js';
+
+/** Links from the reduce agent span to map agent spans; a trace backend shows no more than this usefully. */
+export const MAX_REDUCE_LINKS = 128;
+
+/** What every span of one job shares. */
+export interface JobTrace {
+  traceId: string;
+  jobUid: string;
+  sampled: boolean;
+  traceState?: string;
+  /** The span the job span continues (spec.telemetry.parentTraceparent or the annotation). */
+  parentSpanId?: string;
+  /** k8s.namespace.name, mapreduce.job.name and spec.telemetry.attributes: on every span. */
+  common: Attributes;
+}
+
+export interface SpanEnv {
+  resource: Resource;
+  version: string;
+}
+
+export function jobTraceOf(job: MapReduceJob, trace: TraceStatus & { traceID: string }): JobTrace {
+  const jt: JobTrace = {
+    traceId: trace.traceID,
+    jobUid: job.metadata.uid!,
+    sampled: trace.sampled,
+    common: {
+      ...(job.spec.telemetry?.attributes ?? {}),
+      [Attr.K8sNamespace]: job.metadata.namespace!,
+      [Attr.JobName]: job.metadata.name!,
+    },
+  };
+  if (trace.traceState) jt.traceState = trace.traceState;
+  if (trace.parentSpanID) jt.parentSpanId = trace.parentSpanID;
+  return jt;
+}
+
+export function spanContextOf(jt: JobTrace, key: SpanKey): SpanContext {
+  const sc: SpanContext = {
+    traceId: jt.traceId,
+    spanId: spanId(jt.traceId, jt.jobUid, key),
+    traceFlags: jt.sampled ? 1 : 0,
+  };
+  if (jt.traceState) sc.traceState = new TraceState(jt.traceState);
+  return sc;
+}
+
+function hr(d: Date): HrTime {
+  return millisToHrTime(d.getTime());
+}
+
+function toDate(value: Date | string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+interface SpanParts {
+  name: string;
+  key: SpanKey;
+  parent?: SpanContext;
+  start: Date;
+  end: Date;
+  attributes: Attributes;
+  error?: string;
+  events?: TimedEvent[];
+  links?: Link[];
+}
+
+function makeSpan(jt: JobTrace, env: SpanEnv, parts: SpanParts): ReadableSpan {
+  const context = spanContextOf(jt, parts.key);
+  // A clock skew between nodes must not give a span a negative duration.
+  const end = parts.end.getTime() < parts.start.getTime() ? parts.start : parts.end;
+  const span: ReadableSpan = {
+    name: parts.name,
+    kind: SpanKind.INTERNAL,
+    spanContext: () => context,
+    startTime: hr(parts.start),
+    endTime: hr(end),
+    duration: hrTimeDuration(hr(parts.start), hr(end)),
+    status: parts.error
+      ? { code: SpanStatusCode.ERROR, message: parts.error }
+      : { code: SpanStatusCode.UNSET },
+    attributes: { ...jt.common, ...parts.attributes },
+    links: parts.links ?? [],
+    events: parts.events ?? [],
+    ended: true,
+    resource: env.resource,
+    instrumentationScope: { name: INSTRUMENTATION_SCOPE, version: env.version },
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+  if (parts.parent) Object.assign(span, { parentSpanContext: parts.parent });
+  return span;
+}
+
+function jobParent(jt: JobTrace): SpanContext | undefined {
+  if (!jt.parentSpanId) return undefined;
+  const parent: SpanContext = {
+    traceId: jt.traceId,
+    spanId: jt.parentSpanId,
+    traceFlags: jt.sampled ? 1 : 0,
+  };
+  if (jt.traceState) parent.traceState = new TraceState(jt.traceState);
+  return parent;
+}
+
+export function jobSpan(
+  jt: JobTrace,
+  env: SpanEnv,
+  job: MapReduceJob,
+  status: MapReduceJobStatus,
+  start: Date,
+  end: Date,
+): ReadableSpan {
+  const failed = status.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+  return makeSpan(jt, env, {
+    name: SpanName.Job,
+    key: { kind: 'job' },
+    parent: jobParent(jt),
+    start,
+    end,
+    attributes: {
+      [Attr.JobUid]: jt.jobUid,
+      [Attr.JobTotalItems]: status.totalItems ?? 0,
+      [Attr.JobMaxParallel]: job.spec.map.parallelism ?? 10,
+      [Attr.JobSucceededItems]: status.succeededItems ?? 0,
+      [Attr.JobFailedItems]: status.failedItems ?? 0,
+      [Attr.JobRetries]: status.retries ?? 0,
+      [Attr.JobPhase]: status.phase ?? 'Pending',
+      ...(failed ? { [Attr.FailureReason]: failed.reason } : {}),
+    },
+    error: failed ? `${failed.reason}: ${failed.message}` : undefined,
+  });
+}
+
+export function phaseSpan(
+  jt: JobTrace,
+  env: SpanEnv,
+  phase: 'map' | 'reduce',
+  parallelism: number,
+  counts: { succeeded: number; failed: number },
+  start: Date,
+  end: Date,
+  error?: string,
+): ReadableSpan {
+  return makeSpan(jt, env, {
+    name: phase === PHASE_MAP ? SpanName.MapPhase : SpanName.ReducePhase,
+    key: { kind: phase },
+    parent: spanContextOf(jt, { kind: 'job' }),
+    start,
+    end,
+    attributes: {
+      [Attr.PhaseType]: phase,
+      [Attr.PhaseParallelism]: parallelism,
+      [Attr.PhaseSucceeded]: counts.succeeded,
+      [Attr.PhaseFailed]: counts.failed,
+    },
+    error,
+  });
+}
+
+function conditionTime(pod: V1Pod, type: string): Date | undefined {
+  const c = pod.status?.conditions?.find((x) => x.type === type && x.status === 'True');
+  return toDate(c?.lastTransitionTime);
+}
+
+function agentKey(o: { phase: 'map' | 'reduce'; index: number; attempt: number }): SpanKey {
+  return { kind: 'agent', phase: o.phase, index: o.index, attempt: o.attempt };
+}
+
+/** The span context of an agent attempt's span: its pod's TRACEPARENT. */
+export function agentSpanContext(
+  jt: JobTrace,
+  target: { phase: 'map' | 'reduce'; index: number; attempt: number },
+): SpanContext {
+  return spanContextOf(jt, agentKey(target));
+}
+
+/**
+ * One pod attempt, from the pod's creation to its container's termination (the pod's own timestamps).
+ * An attempt still running when the job ended is "cancelled" and ends at `now`.
+ */
+export function agentSpan(
+  jt: JobTrace,
+  env: SpanEnv,
+  o: PodObservation,
+  itemId: string | undefined,
+  now: Date,
+  reduceLinks: { index: number; attempt: number }[] = [],
+): ReadableSpan {
+  const pod = o.pod;
+  const container = pod.status?.containerStatuses?.[0];
+  const startedAt = toDate(container?.state?.terminated?.startedAt ?? container?.state?.running?.startedAt);
+  const start = o.createdAt ?? startedAt ?? now;
+  const end = o.state === 'active' ? now : (o.finishedAt ?? now);
+  const events: TimedEvent[] = [];
+  const scheduled = conditionTime(pod, 'PodScheduled');
+  if (scheduled)
+    events.push({ name: SpanEventName.PodScheduled, time: hr(scheduled), droppedAttributesCount: 0 });
+  if (startedAt)
+    events.push({ name: SpanEventName.ContainerStarted, time: hr(startedAt), droppedAttributesCount: 0 });
+  if (o.state !== 'active' && o.finishedAt) {
+    events.push({
+      name: SpanEventName.ContainerTerminated,
+      time: hr(o.finishedAt),
+      attributes: o.exitCode !== undefined ? { [Attr.AgentExitCode]: o.exitCode } : {},
+      droppedAttributesCount: 0,
+    });
+  }
+  let error: string | undefined;
+  if (o.state === 'failed') {
+    error = o.reason ?? 'Unknown';
+    events.push({
+      name: SpanEventName.Exception,
+      time: hr(end),
+      attributes: {
+        [Attr.ExceptionType]: error,
+        [Attr.ExceptionMessage]: `attempt ${o.attempt} of ${o.phase === PHASE_MAP ? `item ${o.index}` : 'the reduce'} failed: ${error}`,
+      },
+      droppedAttributesCount: 0,
+    });
+  } else if (o.state === 'active') {
+    error = 'cancelled: the job ended while this attempt ran';
+  }
+
+  const links: Link[] = [];
+  if (o.attempt > 0) {
+    links.push({
+      context: spanContextOf(jt, agentKey({ ...o, attempt: o.attempt - 1 })),
+      attributes: { [Attr.LinkType]: 'previous_attempt' },
+    });
+  }
+  for (const m of reduceLinks.slice(0, MAX_REDUCE_LINKS)) {
+    links.push({
+      context: spanContextOf(jt, agentKey({ phase: PHASE_MAP, ...m })),
+      attributes: { [Attr.LinkType]: 'map_result' },
+    });
+  }
+
+  const attributes: Attributes = {
+    [Attr.PhaseType]: o.phase,
+    [Attr.Attempt]: o.attempt,
+    [Attr.K8sPodName]: o.name,
+    [Attr.AgentDurationMs]: Math.max(0, end.getTime() - start.getTime()),
+    [Attr.AgentOutcome]:
+      o.state === 'succeeded' ? Outcome.Succeeded : o.state === 'failed' ? Outcome.Failed : Outcome.Cancelled,
+  };
+  if (o.phase === PHASE_MAP) attributes[Attr.ItemIndex] = o.index;
+  if (itemId !== undefined) attributes[Attr.ItemId] = itemId;
+  if (pod.metadata?.uid) attributes[Attr.K8sPodUid] = pod.metadata.uid;
+  if (pod.spec?.nodeName) attributes[Attr.K8sNodeName] = pod.spec.nodeName;
+  if (o.exitCode !== undefined) attributes[Attr.AgentExitCode] = o.exitCode;
+  if (error) attributes[Attr.FailureReason] = o.state === 'active' ? 'Cancelled' : error;
+
+  const parentKind = o.phase === PHASE_MAP ? 'map' : 'reduce';
+  return makeSpan(jt, env, {
+    name: SpanName.Agent,
+    key: agentKey(o),
+    parent: spanContextOf(jt, { kind: parentKind }),
+    start,
+    end,
+    attributes,
+    error,
+    events,
+    links,
+  });
+}

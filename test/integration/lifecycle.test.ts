@@ -1,0 +1,93 @@
+// The operator process: health endpoints, graceful shutdown, leader election, TTL, large items.
+import { expect } from 'chai';
+import type { JsonValue } from '../../src/api/types.js';
+import { cluster, useTestNamespace, waitFor } from '../support/cluster.js';
+import { createJob, getJob, jobPods, waitForPhase } from '../support/jobs.js';
+import { makeJob } from '../support/jobbuilder.js';
+import { startOperator } from '../support/operator.js';
+import type { OperatorProcess } from '../support/operator.js';
+
+describe('operator lifecycle', function () {
+  const ns = useTestNamespace('life');
+  const operators: OperatorProcess[] = [];
+
+  afterEach(async function () {
+    await Promise.all(operators.splice(0).map((o) => o.kill()));
+  });
+
+  it('serves /healthz and /readyz, and exits 0 on SIGTERM', async function () {
+    const op = await startOperator(ns.name);
+    operators.push(op);
+    const port = op.logs.find((l) => typeof l.healthPort === 'number')?.healthPort as number;
+    const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect([healthz.status, await healthz.text(), readyz.status, await readyz.text()]).to.deep.equal([
+      200,
+      'ok',
+      200,
+      'ok',
+    ]);
+    expect(await op.stop()).to.equal(0);
+    expect(op.logs.map((l) => l.msg)).to.include('shutting down: no new work, finishing in-flight writes');
+  });
+
+  it('runs one leader at a time; a standby takes over when the leader steps down', async function () {
+    const flags = [
+      '--leader-elect',
+      `--leader-election-namespace=${ns.name}`,
+      '--leader-election-id=mr-leader',
+    ];
+    const first = await startOperator(ns.name, flags);
+    operators.push(first);
+    expect(first.logs.map((l) => l.msg)).to.include('became leader');
+    const second = await startOperator(ns.name, flags, 'waiting to become leader');
+    operators.push(second);
+    const lease = await cluster().coordination.readNamespacedLease({ namespace: ns.name, name: 'mr-leader' });
+    const firstIdentity = first.logs.find((l) => l.msg === 'mapreduce-operator starting')?.identity;
+    expect(lease.spec?.holderIdentity).to.equal(firstIdentity);
+
+    await createJob(ns.name, makeJob('handover').items(['a', 'b', 'c', 'd']).parallelism(2).obj());
+    await waitFor('the leader to start pods', async () => (await jobPods(ns.name, 'handover')).length > 0);
+    expect(second.logs.map((l) => l.msg)).to.not.include('controller started');
+    expect(await first.stop()).to.equal(0); // releases the lease
+    await waitFor('the standby to lead', () =>
+      Promise.resolve(second.logs.some((l) => l.msg === 'controller started')),
+    );
+    const job = await waitForPhase(ns.name, 'handover', ['Succeeded', 'Failed']);
+    expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 4 });
+  });
+
+  it('deletes a finished job after ttlSecondsAfterFinished', async function () {
+    operators.push(await startOperator(ns.name));
+    await createJob(ns.name, makeJob('ttl').items(['a']).ttlSecondsAfterFinished(1).obj());
+    await waitFor('the job to be deleted', async () => {
+      try {
+        await getJob(ns.name, 'ttl');
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  });
+
+  it('mounts an item over 32 KiB as a file instead of an env var', async function () {
+    operators.push(await startOperator(ns.name));
+    const big: JsonValue = { blob: 'x'.repeat(40 * 1024) };
+    await createJob(
+      ns.name,
+      makeJob('big').items(['small', big]).mapAnnotation('sim.mapreduce.dev/never-finish', 'true').obj(),
+    );
+    const pod = await waitFor('the large item’s pod', async () =>
+      (await jobPods(ns.name, 'big')).find((p) => p.metadata?.name === 'big-1-0'),
+    );
+    const env = Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.MAPREDUCE_ITEM).to.equal(undefined);
+    expect(env.MAPREDUCE_ITEM_FILE).to.equal('/var/run/mapreduce/item/item.json');
+    expect(pod.spec?.volumes?.find((v) => v.name === 'mapreduce-item')?.configMap).to.deep.include({
+      name: 'big-items-0',
+      items: [{ key: '1', path: 'item.json' }],
+    });
+    const cm = await cluster().core.readNamespacedConfigMap({ namespace: ns.name, name: 'big-items-0' });
+    expect(cm.data?.['1']).to.equal(JSON.stringify(big));
+  });
+});

@@ -1,0 +1,334 @@
+// Tracing hooks driven through scripted reconciles: computeJobState decides, the hooks record, the SDK's
+// InMemorySpanExporter receives exactly what a backend would.
+import { expect } from 'chai';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { ExportResultCode, hrTimeToMilliseconds } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { MapReduceJob } from '../../src/api/types.js';
+import type { ReconcileRecord } from '../../src/controller/hooks.js';
+import { computeJobState } from '../../src/controller/jobstate.js';
+import type { PodToCreate } from '../../src/controller/jobstate.js';
+import { DurableSpanExporter, EXPORT_BATCH_SIZE, SpanExportError } from '../../src/telemetry/exporter.js';
+import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
+import { TracingHooks } from '../../src/telemetry/tracing.js';
+import { makeJob } from '../support/jobbuilder.js';
+import type { JobBuilder } from '../support/jobbuilder.js';
+import { at, mapPod, reducePod } from '../support/podstates.js';
+
+const UID = 'uid-1';
+const OPTIONS = { keepFailedPods: 0, retryBackoffBaseMs: 1000, retryBackoffMaxMs: 8000 };
+
+/** Runs reconciles the way the controller does, with the hooks at the controller's points. */
+class Harness {
+  readonly memory = new InMemorySpanExporter();
+  readonly hooks: TracingHooks;
+  readonly job: MapReduceJob;
+  pods: V1Pod[] = [];
+  created: { target: PodToCreate; env: Record<string, string>; annotations: Record<string, string> }[] = [];
+  events: string[] = [];
+
+  constructor(builder: JobBuilder, defaultRatio = 1) {
+    this.job = builder.obj();
+    this.job.metadata = { ...this.job.metadata, namespace: 'ns', uid: UID, generation: 1 };
+    this.hooks = new TracingHooks({
+      exporter: new DurableSpanExporter([this.memory]),
+      resource: Promise.resolve(resourceFromAttributes({ 'service.name': 'mapreduce-operator' })),
+      version: '0.1.0',
+      defaultRatio,
+    });
+  }
+
+  async reconcile(now: Date, pods: V1Pod[] = []): Promise<void> {
+    this.pods.push(...pods);
+    const state = computeJobState({
+      job: this.job,
+      totalItems: this.total(),
+      itemId: (i) => `id-${i}`,
+      pods: this.pods,
+      now,
+      options: OPTIONS,
+    });
+    const record: ReconcileRecord = {
+      job: this.job,
+      status: state.status,
+      finished: state.finishedAttempts,
+      itemId: (i) => `id-${i}`,
+      now,
+      events: state.events,
+    };
+    this.hooks.decorateStatus(record);
+    for (const target of state.create) {
+      const d = this.hooks.decoratePod(this.job, state.status, target);
+      this.created.push({
+        target,
+        env: Object.fromEntries(
+          d.env.map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath}`]),
+        ),
+        annotations: d.annotations,
+      });
+    }
+    await this.hooks.recordFinished(record);
+    const deleted = new Set(state.delete);
+    this.pods = this.pods.filter((p) => !deleted.has(p));
+    this.job.status = state.status;
+    this.events.push(...state.events.map((e) => e.reason));
+  }
+
+  total(): number {
+    return (this.job.spec.input.items ?? []).length;
+  }
+
+  spans(): ReadableSpan[] {
+    return this.memory.getFinishedSpans();
+  }
+
+  span(name: string, attrs: Record<string, unknown> = {}): ReadableSpan {
+    const found = this.spans().filter(
+      (s) => s.name === name && Object.entries(attrs).every(([k, v]) => s.attributes[k] === v),
+    );
+    expect(found, `${name} ${JSON.stringify(attrs)}`).to.have.length(1);
+    return found[0]!;
+  }
+}
+
+function id(key: Parameters<typeof spanId>[2], traceId = jobTraceId(UID)): string {
+  return spanId(traceId, UID, key);
+}
+
+describe('tracing hooks', function () {
+  it('makes a job one trace: job, map and reduce phases, one agent span per attempt, parented and linked', async function () {
+    const h = new Harness(
+      makeJob('wc')
+        .items(['a', 'b', 'c'])
+        .parallelism(2)
+        .backoffLimitPerItem(1)
+        .reduce()
+        .telemetry({ attributes: { team: 'data' }, baggage: { tenant: 'acme' } }),
+    );
+    await h.reconcile(at(0));
+    await h.reconcile(at(10), [
+      mapPod(0).succeeded('"a"', at(4)).obj(),
+      mapPod(1).failed(1, 'Error', at(5)).obj(),
+    ]);
+    await h.reconcile(at(20), [
+      mapPod(1, 1).succeeded('"b"', at(15)).obj(),
+      mapPod(2).succeeded('"c"', at(16)).obj(),
+    ]);
+    await h.reconcile(at(30), [reducePod(0).succeeded('"abc"', at(28)).obj()]);
+
+    const traceId = jobTraceId(UID);
+    expect(h.job.status?.phase).to.equal('Succeeded');
+    expect(h.job.status?.traceID).to.equal(traceId);
+    expect(
+      h
+        .spans()
+        .map((s) => s.name)
+        .sort(),
+    ).to.deep.equal([
+      'mapreduce.agent.execute',
+      'mapreduce.agent.execute',
+      'mapreduce.agent.execute',
+      'mapreduce.agent.execute',
+      'mapreduce.agent.execute',
+      'mapreduce.job.execute',
+      'mapreduce.phase.map',
+      'mapreduce.phase.reduce',
+    ]);
+    expect(new Set(h.spans().map((s) => s.spanContext().traceId))).to.deep.equal(new Set([traceId]));
+    for (const s of h.spans()) expect(s.attributes.team, s.name).to.equal('data');
+
+    const job = h.span('mapreduce.job.execute');
+    expect(job.parentSpanContext).to.equal(undefined);
+    expect(job.spanContext().spanId).to.equal(id({ kind: 'job' }));
+    expect(job.attributes).to.deep.include({
+      'mapreduce.job.name': 'wc',
+      'k8s.namespace.name': 'ns',
+      'mapreduce.job.uid': UID,
+      'mapreduce.job.total_items': 3,
+      'mapreduce.job.max_parallel': 2,
+      'mapreduce.job.succeeded_items': 3,
+      'mapreduce.job.failed_items': 0,
+      'mapreduce.job.retries': 1,
+    });
+    expect([hrTimeToMilliseconds(job.startTime), hrTimeToMilliseconds(job.endTime)]).to.deep.equal([
+      at(0).getTime(),
+      at(30).getTime(),
+    ]);
+
+    const map = h.span('mapreduce.phase.map');
+    const reduce = h.span('mapreduce.phase.reduce');
+    expect(map.parentSpanContext?.spanId).to.equal(job.spanContext().spanId);
+    expect(reduce.parentSpanContext?.spanId).to.equal(job.spanContext().spanId);
+    expect(hrTimeToMilliseconds(map.endTime)).to.equal(at(20).getTime());
+    expect(hrTimeToMilliseconds(reduce.startTime)).to.equal(at(20).getTime());
+    expect(map.attributes).to.deep.include({
+      'mapreduce.phase.type': 'map',
+      'mapreduce.phase.succeeded_count': 3,
+    });
+
+    const failed = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 1, 'mapreduce.attempt': 0 });
+    expect(failed.parentSpanContext?.spanId).to.equal(map.spanContext().spanId);
+    expect(failed.status).to.deep.equal({ code: SpanStatusCode.ERROR, message: 'exit code 1' });
+    expect(failed.events.map((e) => e.name)).to.deep.equal(['container.terminated', 'exception']);
+    expect(failed.attributes).to.deep.include({
+      'mapreduce.item.id': 'id-1',
+      'k8s.pod.name': 'wc-1-0',
+      'mapreduce.agent.exit_code': 1,
+      'mapreduce.agent.duration_ms': 5000,
+      'mapreduce.agent.outcome': 'failed',
+    });
+    const retry = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 1, 'mapreduce.attempt': 1 });
+    expect(retry.links.map((l) => l.context.spanId)).to.deep.equal([failed.spanContext().spanId]);
+    expect(retry.status.code).to.equal(SpanStatusCode.UNSET);
+
+    const reducer = h.span('mapreduce.agent.execute', { 'mapreduce.phase.type': 'reduce' });
+    expect(reducer.parentSpanContext?.spanId).to.equal(reduce.spanContext().spanId);
+    expect(reducer.links.map((l) => l.context.spanId)).to.deep.equal([
+      id({ kind: 'agent', phase: 'map', index: 0, attempt: 0 }),
+      id({ kind: 'agent', phase: 'map', index: 1, attempt: 1 }),
+      id({ kind: 'agent', phase: 'map', index: 2, attempt: 0 }),
+    ]);
+  });
+
+  it('gives each pod its agent span as TRACEPARENT, with baggage and resource attributes', async function () {
+    const h = new Harness(
+      makeJob('wc')
+        .items(['a'])
+        .telemetry({ baggage: { tenant: 'acme' } }),
+    );
+    await h.reconcile(at(0));
+    const agent = id({ kind: 'agent', phase: 'map', index: 0, attempt: 0 });
+    const traceparent = `00-${jobTraceId(UID)}-${agent}-01`;
+    expect(h.created).to.have.length(1);
+    expect(h.created[0]!.annotations).to.deep.equal({ 'mapreduce.dev/traceparent': traceparent });
+    const env = h.created[0]!.env;
+    expect(env.TRACEPARENT).to.equal(traceparent);
+    expect(env.BAGGAGE!.split(',').sort()).to.deep.equal([
+      'k8s.namespace.name=ns',
+      'mapreduce.item.index=0',
+      'mapreduce.job.name=wc',
+      'tenant=acme',
+    ]);
+    expect(env.OTEL_RESOURCE_ATTRIBUTES).to.equal(
+      'k8s.namespace.name=ns,k8s.pod.name=$(MAPREDUCE_POD_NAME),k8s.pod.uid=$(MAPREDUCE_POD_UID),k8s.node.name=$(MAPREDUCE_NODE_NAME)',
+    );
+    expect(env.MAPREDUCE_POD_UID).to.equal('fieldRef:metadata.uid');
+  });
+
+  it('exports nothing for an unsampled job and tells its pods so', async function () {
+    const h = new Harness(makeJob('wc').items(['a']).telemetry({ sampleRatio: 0 }));
+    await h.reconcile(at(0));
+    await h.reconcile(at(10), [mapPod(0).succeeded('"a"', at(4)).obj()]);
+    expect(h.job.status?.phase).to.equal('Succeeded');
+    expect(h.job.status?.trace?.sampled).to.equal(false);
+    expect(h.created[0]!.env.TRACEPARENT).to.match(/-00$/);
+    expect(h.spans()).to.deep.equal([]);
+  });
+
+  it('continues a parent trace given by annotation, and ignores a malformed one with a Warning', async function () {
+    const parent = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
+    const h = new Harness(makeJob('wc').items(['a']).annotate('mapreduce.dev/traceparent', parent));
+    await h.reconcile(at(0));
+    await h.reconcile(at(10), [mapPod(0).succeeded('"a"', at(4)).obj()]);
+    const job = h.span('mapreduce.job.execute');
+    expect(job.spanContext().traceId).to.equal('ab'.repeat(16));
+    expect(job.parentSpanContext?.spanId).to.equal('cd'.repeat(8));
+
+    const bad = new Harness(makeJob('wc').items(['a']).telemetry({ parentTraceparent: '00-xyz-01' }));
+    await bad.reconcile(at(0));
+    expect(bad.events).to.include('InvalidTraceparent');
+    expect(bad.job.status?.traceID).to.equal(jobTraceId(UID));
+  });
+
+  it('ends still-running attempts as cancelled when the failure policy ends the job', async function () {
+    const h = new Harness(makeJob('wc').items(['a', 'b']).parallelism(2).backoffLimitPerItem(0));
+    await h.reconcile(at(0));
+    await h.reconcile(at(10), [mapPod(0).failed(137, 'OOMKilled', at(3)).obj(), mapPod(1).running().obj()]);
+    expect(h.job.status?.phase).to.equal('Failed');
+    const cancelled = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 1 });
+    expect(cancelled.attributes['mapreduce.agent.outcome']).to.equal('cancelled');
+    expect(hrTimeToMilliseconds(cancelled.endTime)).to.equal(at(10).getTime());
+    const oom = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 0 });
+    expect(oom.status).to.deep.equal({ code: SpanStatusCode.ERROR, message: 'OOMKilled' });
+    const job = h.span('mapreduce.job.execute');
+    expect(job.status.code).to.equal(SpanStatusCode.ERROR);
+    expect(job.status.message).to.match(/^FailedItemsExceeded: /);
+    expect(h.span('mapreduce.phase.map').status.code).to.equal(SpanStatusCode.ERROR);
+    expect(h.spans()).to.have.length(4);
+  });
+
+  it('exports the same span ids when a reconcile is repeated (after a crash before its status write)', async function () {
+    const a = new Harness(makeJob('wc').items(['a']));
+    const b = new Harness(makeJob('wc').items(['a']));
+    for (const h of [a, b]) {
+      await h.reconcile(at(0));
+      await h.reconcile(at(10), [mapPod(0).succeeded('"a"', at(4)).obj()]);
+    }
+    const ids = (h: Harness): string[] => h.spans().map((s) => s.spanContext().spanId);
+    expect(ids(a)).to.deep.equal(ids(b));
+  });
+});
+
+describe('DurableSpanExporter', function () {
+  class FlakyExporter implements SpanExporter {
+    calls = 0;
+    received: ReadableSpan[][] = [];
+    constructor(private readonly failures: number) {}
+    export(spans: ReadableSpan[], done: (r: { code: ExportResultCode; error?: Error }) => void): void {
+      this.calls++;
+      if (this.calls <= this.failures)
+        done({ code: ExportResultCode.FAILED, error: new Error('unavailable') });
+      else {
+        this.received.push(spans);
+        done({ code: ExportResultCode.SUCCESS });
+      }
+    }
+    shutdown(): Promise<void> {
+      return Promise.resolve();
+    }
+  }
+
+  async function spans(n: number): Promise<ReadableSpan[]> {
+    const h = new Harness(
+      makeJob('wc')
+        .items(Array.from({ length: n }, (_, i) => String(i)))
+        .parallelism(n),
+    );
+    await h.reconcile(at(0));
+    await h.reconcile(
+      at(10),
+      Array.from({ length: n }, (_, i) => mapPod(i).succeeded('"x"', at(5)).obj()),
+    );
+    return h.spans();
+  }
+
+  it('retries until the exporter accepts, in batches, dropping nothing', async function () {
+    const all = await spans(EXPORT_BATCH_SIZE + 10);
+    const flaky = new FlakyExporter(2);
+    const sleeps: number[] = [];
+    await new DurableSpanExporter([flaky], { sleep: (ms) => (sleeps.push(ms), Promise.resolve()) }).export(
+      all,
+    );
+    expect(flaky.received.map((b) => b.length)).to.deep.equal([
+      EXPORT_BATCH_SIZE,
+      all.length - EXPORT_BATCH_SIZE,
+    ]);
+    expect(sleeps).to.deep.equal([100, 200]);
+  });
+
+  it('gives up after its deadline with an error naming the cause', async function () {
+    const flaky = new FlakyExporter(Infinity);
+    const exporter = new DurableSpanExporter([flaky], { deadlineMs: 0 });
+    const error = await exporter.export(await spans(1)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(SpanExportError);
+    expect((error as Error).message).to.equal(
+      '3 spans not accepted by FlakyExporter after 1 attempts: unavailable',
+    );
+  });
+});
