@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok from their pinned Go modules
+# Builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok and Jaeger from their pinned Go modules
 # into $MAPREDUCE_CACHE_DIR. Each component is skipped when its cached binaries exist.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -106,13 +106,42 @@ build_kwok() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+build_jaeger() { # Jaeger's go.mod has a replace line, so it is built from a wrapper module like Kubernetes
+  local out="$JAEGER_BIN_DIR" v="$JAEGER_VERSION" dir
+  if [ -x "$out/jaeger" ]; then log "jaeger $v: cached in $out"; return 0; fi
+  dir="$(wrapper_dir "jaeger-$v")"
+  cat >"$dir/go.mod" <<MOD
+module mapreduce-operator/jaeger
+
+go 1.24.6
+
+require github.com/jaegertracing/jaeger $v
+
+replace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0
+MOD
+  cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/jaegertracing/jaeger/cmd/jaeger"
+GO
+  log "jaeger $v: resolving modules"
+  (cd "$dir" && go mod tidy >/dev/null)
+  log "jaeger $v: building"
+  mkdir -p "$out.tmp"
+  (cd "$dir" && go build -ldflags "-s -w" -o "$out.tmp/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger)
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 mkdir -p "$MAPREDUCE_CACHE_DIR"
 start=$(date +%s)
 case "${1:-all}" in
-  all) build_etcd; build_kwok; build_kubernetes ;;
+  all) build_etcd; build_kwok; build_kubernetes; build_jaeger ;;
   etcd) build_etcd ;;
   kwok) build_kwok ;;
   kubernetes) build_kubernetes ;;
-  *) die "usage: $0 [all|etcd|kwok|kubernetes]" ;;
+  jaeger) build_jaeger ;;
+  *) die "usage: $0 [all|etcd|kwok|kubernetes|jaeger]" ;;
 esac
 log "control plane binaries ready ($(( $(date +%s) - start ))s)"

@@ -1,6 +1,6 @@
 // Leader election on a coordination.k8s.io Lease, with client-go's timings, so two replicas never
 // reconcile at once. The leader renews; a standby takes over once the lease has expired.
-import { ApiException, CoordinationV1Api } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
@@ -64,7 +64,8 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    // A Lease's times are MicroTime: the API server refuses them with milliseconds only.
+    const now = new V1MicroTime();
     try {
       let lease: V1Lease;
       try {
@@ -97,7 +98,8 @@ export class LeaderElector {
         holderIdentity: this.identity,
         leaseDurationSeconds: LEASE_DURATION_SECONDS,
         renewTime: now,
-        ...(mine ? {} : { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
+        acquireTime: mine && spec.acquireTime ? new V1MicroTime(spec.acquireTime) : now,
+        ...(mine ? {} : { leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
       };
       await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: lease });
       return true;

@@ -11,7 +11,7 @@ import { startHealthServer } from './health.js';
 import { LeaderElector } from './leaderelection.js';
 import { createLogger } from './log.js';
 import { DurableSpanExporter } from './telemetry/exporter.js';
-import { operatorResource, tracingFromEnv } from './telemetry/setup.js';
+import { jobSpanResource, operatorResource, tracingFromEnv } from './telemetry/setup.js';
 import { TracingHooks } from './telemetry/tracing.js';
 import { noopHooks } from './controller/hooks.js';
 import type { ControllerHooks } from './controller/hooks.js';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     tracing.exporters.length > 0
       ? new TracingHooks({
           exporter,
-          resource,
+          resource: resource.then(jobSpanResource),
           version: VERSION,
           defaultRatio: tracing.defaultRatio,
           clusterName: config.clusterName,

@@ -105,6 +105,26 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined>
 }
 
 /**
+ * Attributes that name one replica of the operator. A job's spans leave them out: the spans describe the
+ * job, whichever replica recorded them, so a span re-exported by another replica after a crash is
+ * byte-identical to the first and trace backends deduplicate it (Jaeger's query does, by content hash).
+ */
+export const REPLICA_ATTRIBUTES = [
+  'service.instance.id',
+  Attr.K8sPodName,
+  Attr.K8sPodUid,
+  Attr.K8sNodeName,
+  'container.id',
+] as const;
+
+/** The resource of a job's spans: the operator's, without the attributes that name a replica. */
+export function jobSpanResource(operator: Resource): Resource {
+  const attributes = { ...operator.attributes };
+  for (const key of REPLICA_ATTRIBUTES) delete attributes[key];
+  return resourceFromAttributes(attributes);
+}
+
+/**
  * The operator's resource: service.*, the pod's k8s.* attributes from downward-API env (POD_NAME,
  * POD_UID, POD_NAMESPACE, NODE_NAME), k8s.cluster.uid/name, container.id, then OTEL_RESOURCE_ATTRIBUTES
  * and OTEL_SERVICE_NAME, which win. Never throws, never waits longer than CLUSTER_UID_TIMEOUT_MS.

@@ -29,6 +29,7 @@ export async function startOperator(
   namespace: string,
   extraArgs: string[] = [],
   readyMessage = STARTED,
+  env: Record<string, string> = {},
 ): Promise<OperatorProcess> {
   const proc = spawn(
     process.execPath,
@@ -44,7 +45,7 @@ export async function startOperator(
     {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: process.env.TEST_OPERATOR_LOG_LEVEL ?? 'info' },
+      env: { ...process.env, LOG_LEVEL: process.env.TEST_OPERATOR_LOG_LEVEL ?? 'info', ...env },
     },
   );
   const logs: Record<string, unknown>[] = [];
