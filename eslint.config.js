@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js'] },
+        projectService: { allowDefaultProject: ['*.js', 'examples/*/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -27,7 +27,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-expressions': 'off',
     },
   },
-  { files: ['**/*.js', '**/*.cjs'], extends: [tseslint.configs.disableTypeChecked] },
+  { files: ['**/*.js', '**/*.cjs', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
+  {
+    files: ['examples/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
   {
     files: ['**/*.cjs'],
     languageOptions: {

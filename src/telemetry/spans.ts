@@ -16,6 +16,9 @@ import { Attr, INSTRUMENTATION_SCOPE, Outcome, SpanEventName, SpanName } from '.
 /** Links from the reduce agent span to map agent spans; a trace backend shows no more than this usefully. */
 export const MAX_REDUCE_LINKS = 128;
 
+/** The shortest span: Kubernetes times are whole seconds, and trace backends rewrite zero-length spans. */
+export const MIN_SPAN_DURATION_MS = 1;
+
 /** What every span of one job shares. */
 export interface JobTrace {
   traceId: string;
@@ -83,8 +86,12 @@ interface SpanParts {
 
 function makeSpan(jt: JobTrace, env: SpanEnv, parts: SpanParts): ReadableSpan {
   const context = spanContextOf(jt, parts.key);
-  // A clock skew between nodes must not give a span a negative duration.
-  const end = parts.end.getTime() < parts.start.getTime() ? parts.start : parts.end;
+  // Kubernetes timestamps have one-second resolution, so a pod can start and end in the same second; and
+  // clocks of nodes differ. A span still gets a positive duration (backends rewrite zero-length spans).
+  const end =
+    parts.end.getTime() - parts.start.getTime() < MIN_SPAN_DURATION_MS
+      ? new Date(parts.start.getTime() + MIN_SPAN_DURATION_MS)
+      : parts.end;
   const span: ReadableSpan = {
     name: parts.name,
     kind: SpanKind.INTERNAL,
@@ -257,7 +264,7 @@ export function agentSpan(
     [Attr.PhaseType]: o.phase,
     [Attr.Attempt]: o.attempt,
     [Attr.K8sPodName]: o.name,
-    [Attr.AgentDurationMs]: Math.max(0, end.getTime() - start.getTime()),
+    [Attr.AgentDurationMs]: Math.max(MIN_SPAN_DURATION_MS, end.getTime() - start.getTime()),
     [Attr.AgentOutcome]:
       o.state === 'succeeded' ? Outcome.Succeeded : o.state === 'failed' ? Outcome.Failed : Outcome.Cancelled,
   };
