@@ -63,7 +63,10 @@ async function main(): Promise<void> {
     throw err;
   }
   log.info(tracing.description);
-  const exporter = new DurableSpanExporter(tracing.exporters);
+  const exporter = new DurableSpanExporter(tracing.exporters, {
+    batchSize: tracing.batchSize,
+    deadlineMs: tracing.exportTimeoutMs,
+  });
   const resource = operatorResource({
     env: otelEnv,
     version: VERSION,

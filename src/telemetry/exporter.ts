@@ -6,14 +6,15 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 /** Spans per export request: well under the OTLP receivers' default 4 MiB gRPC message limit. */
 export const EXPORT_BATCH_SIZE = 512;
-/** How long one export keeps retrying before the reconcile gives up and is retried by the work queue. */
-export const EXPORT_RETRY_DEADLINE_MS = 20_000;
+/** How long one export keeps retrying before the reconcile gives up and is retried by the work queue (the SDK's OTEL_BSP_EXPORT_TIMEOUT default). */
+export const EXPORT_RETRY_DEADLINE_MS = 30_000;
 const EXPORT_RETRY_BASE_MS = 100;
 const EXPORT_RETRY_MAX_MS = 5_000;
 
 export class SpanExportError extends Error {}
 
 export interface ExportOptions {
+  batchSize?: number;
   deadlineMs?: number;
   retryBaseMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -36,6 +37,7 @@ function exportOnce(exporter: SpanExporter, spans: ReadableSpan[]): Promise<Erro
 }
 
 export class DurableSpanExporter {
+  private readonly batchSize: number;
   private readonly deadlineMs: number;
   private readonly retryBaseMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -44,6 +46,7 @@ export class DurableSpanExporter {
     readonly exporters: SpanExporter[],
     options: ExportOptions = {},
   ) {
+    this.batchSize = options.batchSize ?? EXPORT_BATCH_SIZE;
     this.deadlineMs = options.deadlineMs ?? EXPORT_RETRY_DEADLINE_MS;
     this.retryBaseMs = options.retryBaseMs ?? EXPORT_RETRY_BASE_MS;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -51,8 +54,8 @@ export class DurableSpanExporter {
 
   /** Resolves once every exporter accepted every span; throws SpanExportError when the deadline passed. */
   async export(spans: ReadableSpan[]): Promise<void> {
-    for (let i = 0; i < spans.length; i += EXPORT_BATCH_SIZE) {
-      const batch = spans.slice(i, i + EXPORT_BATCH_SIZE);
+    for (let i = 0; i < spans.length; i += this.batchSize) {
+      const batch = spans.slice(i, i + this.batchSize);
       for (const exporter of this.exporters) await this.exportWithRetry(exporter, batch);
     }
   }

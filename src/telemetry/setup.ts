@@ -10,6 +10,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { ConfigError } from '../config.js';
 import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
+import { EXPORT_BATCH_SIZE, EXPORT_RETRY_DEADLINE_MS } from './exporter.js';
 import { samplerRatioFromEnv } from './sampling.js';
 
 /** Longest wait for the cluster uid at startup; detection never holds the operator back longer. */
@@ -17,6 +18,9 @@ export const CLUSTER_UID_TIMEOUT_MS = 3_000;
 
 export interface TracingSetup {
   exporters: SpanExporter[];
+  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE and OTEL_BSP_EXPORT_TIMEOUT, applied to the operator's own export path. */
+  batchSize: number;
+  exportTimeoutMs: number;
   /** Root sampling ratio for jobs without spec.telemetry.sampleRatio. */
   defaultRatio: number;
   /** Why tracing is on or off, for the startup log. */
@@ -28,10 +32,21 @@ function isTrue(value: string | undefined): boolean {
 }
 
 /** Reads OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,PROTOCOL}, OTEL_TRACES_SAMPLER[_ARG]. */
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) === 0)
+    throw new ConfigError(`${name}: "${raw}" must be a positive whole number`);
+  return Number(raw);
+}
+
 export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
   const defaultRatio = samplerRatioFromEnv(env);
+  const batchSize = positiveInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', EXPORT_BATCH_SIZE);
+  const exportTimeoutMs = positiveInt(env, 'OTEL_BSP_EXPORT_TIMEOUT', EXPORT_RETRY_DEADLINE_MS);
+  const base = { defaultRatio, batchSize, exportTimeoutMs };
   if (isTrue(env.OTEL_SDK_DISABLED))
-    return { exporters: [], defaultRatio, description: 'tracing off: OTEL_SDK_DISABLED=true' };
+    return { ...base, exporters: [], description: 'tracing off: OTEL_SDK_DISABLED=true' };
   const names = (env.OTEL_TRACES_EXPORTER ?? 'otlp')
     .split(',')
     .map((s) => s.trim().toLowerCase())
@@ -77,7 +92,7 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
     exporters.length > 0
       ? `tracing on: ${described.join(', ')}; root sample ratio ${defaultRatio}`
       : `tracing off${described.length ? `: ${described.join(', ')}` : ''}`;
-  return { exporters, defaultRatio, description };
+  return { ...base, exporters, description };
 }
 
 export interface ResourceInput {

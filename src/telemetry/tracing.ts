@@ -237,6 +237,10 @@ export class TracingHooks implements ControllerHooks {
 
   logFields(job: MapReduceJob): Record<string, string> {
     const traced = job.status && tracedStatus(job.status);
-    return traced ? { trace_id: traced.traceID, span_id: traced.spanID } : {};
+    if (traced) return { trace_id: traced.traceID, span_id: traced.spanID };
+    // Before the first status write: the ids decorateStatus will choose (they derive from the job).
+    if (!job.metadata.uid) return {};
+    const traceId = parentOf(job, [])?.traceId ?? jobTraceId(job.metadata.uid);
+    return { trace_id: traceId, span_id: spanId(traceId, job.metadata.uid, { kind: 'job' }) };
   }
 }

@@ -104,7 +104,7 @@ describe('tracing', function () {
   }
 
   it('makes a 50-item job with retries and failures one complete trace', async function () {
-    await start();
+    const op = await start();
     await createJob(ns.name, fiftyItemJob('fifty'));
     const job = await waitForPhase(ns.name, 'fifty', ['Succeeded', 'Failed'], 120_000);
     expect(job.status).to.deep.include({
@@ -140,6 +140,13 @@ describe('tracing', function () {
     expect(retry.references.filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => r.spanID)).to.deep.equal([
       first.spanID,
     ]);
+
+    const jobLines = op.logs.filter((l) => l.job === `${ns.name}/fifty`);
+    expect(jobLines.length).to.be.greaterThan(2);
+    for (const line of jobLines) {
+      expect(line.trace_id, String(line.msg)).to.equal(job.status!.traceID);
+      expect(line.span_id, String(line.msg)).to.equal(byName(trace, 'mapreduce.job.execute')[0]!.spanID);
+    }
 
     const kubeSystem = await cluster().core.readNamespace({ name: 'kube-system' });
     const process = trace.processes[trace.spans[0]!.processID]!;

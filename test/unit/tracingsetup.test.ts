@@ -1,0 +1,101 @@
+import { expect } from 'chai';
+import { ConfigError } from '../../src/config.js';
+import { tracingFromEnv } from '../../src/telemetry/setup.js';
+import { TracingHooks } from '../../src/telemetry/tracing.js';
+import { DurableSpanExporter } from '../../src/telemetry/exporter.js';
+import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { makeJob } from '../support/jobbuilder.js';
+
+describe('tracingFromEnv', function () {
+  const cases: { name: string; env: Record<string, string>; exporters: string[]; description: string }[] = [
+    {
+      name: 'no endpoint: off',
+      env: {},
+      exporters: [],
+      description: 'tracing off: otlp skipped: no OTEL_EXPORTER_OTLP_ENDPOINT',
+    },
+    {
+      name: 'an endpoint: OTLP over gRPC',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' },
+      exporters: ['OTLPTraceExporter'],
+      description: 'tracing on: otlp grpc to http://collector:4317; root sample ratio 1',
+    },
+    {
+      name: 'a traces endpoint and http/protobuf, with a ratio',
+      env: {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      },
+      exporters: ['OTLPTraceExporter'],
+      description: 'tracing on: otlp http/protobuf to http://collector:4318/v1/traces; root sample ratio 0.1',
+    },
+    {
+      name: 'console and otlp together',
+      env: { OTEL_TRACES_EXPORTER: 'console,otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
+      exporters: ['ConsoleSpanExporter', 'OTLPTraceExporter'],
+      description: 'tracing on: console, otlp grpc to http://c:4317; root sample ratio 1',
+    },
+    {
+      name: 'OTEL_SDK_DISABLED wins',
+      env: { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
+      exporters: [],
+      description: 'tracing off: OTEL_SDK_DISABLED=true',
+    },
+    { name: 'none', env: { OTEL_TRACES_EXPORTER: 'none' }, exporters: [], description: 'tracing off' },
+  ];
+  for (const tc of cases) {
+    it(`configures ${tc.name}`, function () {
+      const setup = tracingFromEnv(tc.env);
+      expect(setup.exporters.map((e) => e.constructor.name)).to.deep.equal(tc.exporters);
+      expect(setup.description).to.equal(tc.description);
+    });
+  }
+
+  it('applies OTEL_BSP_MAX_EXPORT_BATCH_SIZE and OTEL_BSP_EXPORT_TIMEOUT to its export path', function () {
+    expect(tracingFromEnv({})).to.deep.include({ batchSize: 512, exportTimeoutMs: 30000 });
+    expect(
+      tracingFromEnv({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100', OTEL_BSP_EXPORT_TIMEOUT: '5000' }),
+    ).to.deep.include({ batchSize: 100, exportTimeoutMs: 5000 });
+  });
+
+  const errors: { env: Record<string, string>; message: string }[] = [
+    {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' },
+      message: 'OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" is not supported; use grpc, http/protobuf or http/json',
+    },
+    {
+      env: { OTEL_TRACES_EXPORTER: 'zipkin' },
+      message: 'OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp, console or none (comma-separated)',
+    },
+    {
+      env: { OTEL_BSP_EXPORT_TIMEOUT: '-1' },
+      message: 'OTEL_BSP_EXPORT_TIMEOUT: "-1" must be a positive whole number',
+    },
+  ];
+  for (const tc of errors) {
+    it(`refuses ${JSON.stringify(tc.env)}`, function () {
+      expect(() => tracingFromEnv(tc.env)).to.throw(ConfigError, tc.message);
+    });
+  }
+});
+
+describe('log correlation', function () {
+  it('names the job span in every log line, before and after the trace is in status', function () {
+    const hooks = new TracingHooks({
+      exporter: new DurableSpanExporter([]),
+      resource: Promise.resolve(resourceFromAttributes({})),
+      version: '0.1.0',
+      defaultRatio: 1,
+    });
+    const job = makeJob('wc').items(['a']).obj();
+    job.metadata = { ...job.metadata, namespace: 'ns', uid: 'uid-9' };
+    const traceId = jobTraceId('uid-9');
+    const expected = { trace_id: traceId, span_id: spanId(traceId, 'uid-9', { kind: 'job' }) };
+    expect(hooks.logFields(job)).to.deep.equal(expected);
+    job.status = { traceID: traceId, trace: { spanID: expected.span_id, sampled: true } };
+    expect(hooks.logFields(job)).to.deep.equal(expected);
+  });
+});
