@@ -18,6 +18,8 @@ export interface OperatorConfig {
   otlpProtocol?: string;
   traceSampleRatio?: string;
   clusterName?: string;
+  metricsPort: number;
+  metricsPerJob: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -81,6 +83,17 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: 'share of jobs traced, 0 to 1, unless a job sets spec.telemetry.sampleRatio',
   },
   'cluster-name': { env: 'K8S_CLUSTER_NAME', help: 'k8s.cluster.name on all telemetry' },
+  'metrics-port': {
+    env: 'MAPREDUCE_METRICS_PORT',
+    help: 'port of the Prometheus endpoint /metrics; 0 turns it off',
+    default: '9464',
+  },
+  'metrics-per-job': {
+    env: 'MAPREDUCE_METRICS_PER_JOB',
+    help: 'label metrics with mapreduce.job.name (one series per job); false for very many jobs',
+    default: 'true',
+    boolean: true,
+  },
 };
 
 /** The OTEL_* environment the telemetry SDK reads: the process env with the telemetry flags applied. */
@@ -161,6 +174,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
     keepFailedPods: parseInteger('keep-failed-pods', get('keep-failed-pods')!, 0, 1000),
     retryBackoffBaseMs: parseDuration('retry-backoff-base', get('retry-backoff-base')!),
     retryBackoffMaxMs: parseDuration('retry-backoff-max', get('retry-backoff-max')!),
+    metricsPort: parseInteger('metrics-port', get('metrics-port')!, 0, 65535),
+    metricsPerJob: parseBool('metrics-per-job', get('metrics-per-job')!),
   };
   const kubeconfig = get('kubeconfig');
   if (kubeconfig) config.kubeconfig = kubeconfig;

@@ -13,7 +13,10 @@ import { createLogger } from './log.js';
 import { DurableSpanExporter } from './telemetry/exporter.js';
 import { jobSpanResource, operatorResource, tracingFromEnv } from './telemetry/setup.js';
 import { TracingHooks } from './telemetry/tracing.js';
-import { noopHooks } from './controller/hooks.js';
+import { combineHooks } from './controller/hooks.js';
+import { MetricsHooks } from './telemetry/metrics.js';
+import { setUpMetrics } from './telemetry/metricsetup.js';
+import type { MetricsSetup } from './telemetry/metricsetup.js';
 import type { ControllerHooks } from './controller/hooks.js';
 
 const VERSION = (
@@ -73,23 +76,52 @@ async function main(): Promise<void> {
     clusterName: config.clusterName,
     clusterUid: () => clusterUid(kc),
   });
-  const hooks: ControllerHooks =
-    tracing.exporters.length > 0
-      ? new TracingHooks({
-          exporter,
-          resource: resource.then(jobSpanResource),
-          version: VERSION,
-          defaultRatio: tracing.defaultRatio,
-          clusterName: config.clusterName,
-        })
-      : noopHooks;
-  const controller = new Controller(
+  const hooks: ControllerHooks[] = [];
+  if (tracing.exporters.length > 0) {
+    hooks.push(
+      new TracingHooks({
+        exporter,
+        resource: resource.then(jobSpanResource),
+        version: VERSION,
+        defaultRatio: tracing.defaultRatio,
+        clusterName: config.clusterName,
+      }),
+    );
+  }
+  // Metrics wait for the resource (at most CLUSTER_UID_TIMEOUT_MS) so every point carries it.
+  let metrics: MetricsSetup;
+  try {
+    metrics = setUpMetrics({
+      env: otelEnv,
+      prometheusPort: config.metricsPort,
+      resource: await resource,
+      version: VERSION,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mapreduce-operator: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  log.info(metrics.description);
+  let controller: Controller | undefined;
+  if (metrics.meters.length > 0) {
+    hooks.push(
+      new MetricsHooks(metrics.meters, {
+        perJob: config.metricsPerJob,
+        gauges: () => controller?.gauges() ?? { jobs: [], workQueueDepth: 0 },
+      }),
+    );
+  }
+  controller = new Controller(
     kc,
     { ...config, namespace: config.namespace },
     log,
     new KubernetesEventRecorder(kc.makeApiClient(CoreV1Api), log, identity),
-    hooks,
+    combineHooks(...hooks),
   );
+  const running = controller;
   let synced = false;
   const elector = config.leaderElect
     ? new LeaderElector(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)
@@ -106,8 +138,9 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal }, 'shutting down: no new work, finishing in-flight writes');
-    await controller.stop();
+    await running.stop();
     await exporter.shutdown().catch(() => undefined);
+    await metrics.shutdown().catch(() => undefined);
     await elector?.release();
     health.close();
     process.exit(code);
@@ -119,7 +152,7 @@ async function main(): Promise<void> {
     await elector.acquire();
     elector.renewLoop(() => void shutdown('leadership lost', 1));
   }
-  await controller.start();
+  await running.start();
   synced = true;
 }
 

@@ -11,7 +11,13 @@ import { InputError } from '../input/resolve.js';
 import { setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import { Expectations } from './expectations.js';
-import type { ControllerHooks, ReconcileRecord } from './hooks.js';
+import type {
+  ControllerGauges,
+  ControllerHooks,
+  JobGauge,
+  ReconcileOutcome,
+  ReconcileRecord,
+} from './hooks.js';
 import { noopHooks } from './hooks.js';
 import { ResilientInformer } from './informer.js';
 import { loadInput } from './inputloader.js';
@@ -20,6 +26,8 @@ import type { StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
 import { managePods } from './managepods.js';
+import { parseIndexRanges } from './indexranges.js';
+import { observePod } from './podobservation.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { ResultStore, resultsShardNames } from './resultstore.js';
 import { WorkQueue } from './workqueue.js';
@@ -149,16 +157,24 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined || this.stopping) return;
+      const waitedMs = this.queue.waitedMs(key);
+      const started = performance.now();
+      let result: ReconcileOutcome['result'] = 'success';
       try {
         const requeueAfterMs = await this.syncJob(key);
         this.queue.forget(key);
-        if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
+        if (requeueAfterMs !== undefined) {
+          result = 'requeue';
+          this.queue.addAfter(key, requeueAfterMs);
+        }
       } catch (err) {
+        result = 'error';
         const conflict = err instanceof ApiException && err.code === 409;
         this.log[conflict ? 'debug' : 'error']({ err, job: key }, 'reconcile failed; retrying');
         this.queue.addRateLimited(key);
       } finally {
         this.queue.done(key);
+        this.hooks.reconciled({ result, durationMs: performance.now() - started, waitedMs });
       }
     }
   }
@@ -265,12 +281,38 @@ export class Controller {
     );
 
     await this.writeStatus(job, state.status, log);
-    this.hooks.attemptsFinished(job, state.finishedAttempts);
+    this.hooks.statusWritten(record);
     for (const event of state.events) await this.events.record(job, event);
     if (state.finished && job.spec.ttlSecondsAfterFinished !== undefined)
       return job.spec.ttlSecondsAfterFinished * 1000;
     if (managed.createError) throw managed.createError;
     return state.requeueAfterMs;
+  }
+
+  /** Current values for the gauges, from the caches alone (so they are right after a restart). */
+  gauges(): ControllerGauges {
+    const jobs: JobGauge[] = [];
+    for (const job of this.jobs.list()) {
+      const status = job.status ?? {};
+      if (status.phase === 'Succeeded' || status.phase === 'Failed' || status.totalItems === undefined)
+        continue;
+      const completed = parseIndexRanges(status.completedIndexes ?? '');
+      const failed = parseIndexRanges(status.failedIndexes ?? '');
+      let active = 0;
+      const started = new Set<number>();
+      for (const pod of this.ownedPods(job)) {
+        const o = observePod(pod);
+        if (!o) continue;
+        if (o.state === 'active') active++;
+        if (o.phase === PHASE_MAP && !completed.has(o.index) && !failed.has(o.index)) started.add(o.index);
+      }
+      const pending =
+        status.phase === 'Reducing'
+          ? 0
+          : Math.max(0, status.totalItems - completed.size - failed.size - started.size);
+      jobs.push({ namespace: job.metadata.namespace!, name: job.metadata.name!, active, pending });
+    }
+    return { jobs, workQueueDepth: this.queue.length };
   }
 
   private ownedPods(job: MapReduceJob): V1Pod[] {
@@ -343,6 +385,7 @@ export class Controller {
     this.hooks.decorateStatus(record);
     await this.hooks.recordFinished(record);
     await this.writeStatus(job, status, log);
+    this.hooks.statusWritten(record);
     for (const event of events) await this.events.record(job, event);
   }
 

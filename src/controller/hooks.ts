@@ -4,6 +4,8 @@ import type { V1EnvVar } from '@kubernetes/client-node';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import type { AttemptFinished, JobEvent, PodToCreate } from './jobstate.js';
 
+export type { AttemptFinished };
+
 export interface PodDecorations {
   env: V1EnvVar[];
   annotations: Record<string, string>;
@@ -23,6 +25,28 @@ export interface ReconcileRecord {
   events: JobEvent[];
 }
 
+export interface ReconcileOutcome {
+  result: 'success' | 'requeue' | 'error';
+  durationMs: number;
+  /** How long the job key waited in the work queue first. */
+  waitedMs: number;
+}
+
+/** A non-terminal job's current state, from the caches (for gauges). */
+export interface JobGauge {
+  namespace: string;
+  name: string;
+  /** Agent pods that have not finished. */
+  active: number;
+  /** Items not started yet. */
+  pending: number;
+}
+
+export interface ControllerGauges {
+  jobs: JobGauge[];
+  workQueueDepth: number;
+}
+
 export interface ControllerHooks {
   /** Fields telemetry keeps with the job (its trace context, phase times), before pods are built. */
   decorateStatus(record: ReconcileRecord): void;
@@ -35,8 +59,10 @@ export interface ControllerHooks {
   recordFinished(record: ReconcileRecord): Promise<void>;
   /** Pods the controller created in this reconcile. */
   attemptsStarted(job: MapReduceJob, started: PodToCreate[]): void;
-  /** Attempts whose end was just recorded in a written status. */
-  attemptsFinished(job: MapReduceJob, finished: AttemptFinished[]): void;
+  /** After the status write that recorded `record` (metrics count here, so each attempt once). */
+  statusWritten(record: ReconcileRecord): void;
+  /** After each reconcile, with how it went. */
+  reconciled(outcome: ReconcileOutcome): void;
   /** Fields for every log line about the job (trace_id, span_id). */
   logFields(job: MapReduceJob): Record<string, string>;
 }
@@ -46,7 +72,8 @@ export const noopHooks: ControllerHooks = {
   decoratePod: () => ({ env: [], annotations: {} }),
   recordFinished: () => Promise.resolve(),
   attemptsStarted: () => undefined,
-  attemptsFinished: () => undefined,
+  statusWritten: () => undefined,
+  reconciled: () => undefined,
   logFields: () => ({}),
 };
 
@@ -67,7 +94,8 @@ export function combineHooks(...all: ControllerHooks[]): ControllerHooks {
       for (const h of all) await h.recordFinished(r);
     },
     attemptsStarted: (job, started) => all.forEach((h) => h.attemptsStarted(job, started)),
-    attemptsFinished: (job, finished) => all.forEach((h) => h.attemptsFinished(job, finished)),
+    statusWritten: (r) => all.forEach((h) => h.statusWritten(r)),
+    reconciled: (o) => all.forEach((h) => h.reconciled(o)),
     logFields: (job) => Object.assign({}, ...all.map((h) => h.logFields(job))) as Record<string, string>,
   };
 }

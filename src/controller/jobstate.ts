@@ -54,6 +54,8 @@ export interface AttemptFinished {
   observation: PodObservation;
   /** True when this attempt was the item's last (succeeded, or failed with no retries left). */
   final: boolean;
+  /** The job ended while this attempt was running or waiting for its retry. */
+  endedWithJob?: true;
 }
 
 export interface JobState {
@@ -345,7 +347,8 @@ function finish(state: JobState, open: PodObservation[], now: Date, phase: 'Succ
   const reported = new Set(state.finishedAttempts.map((f) => f.observation.pod));
   for (const o of open) {
     if (o.state === 'active' && !deleting.has(o.pod)) state.delete.push(o.pod);
-    if (!reported.has(o.pod)) state.finishedAttempts.push({ observation: o, final: false });
+    if (!reported.has(o.pod))
+      state.finishedAttempts.push({ observation: o, final: false, endedWithJob: true });
   }
 }
 

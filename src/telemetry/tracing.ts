@@ -233,7 +233,9 @@ export class TracingHooks implements ControllerHooks {
 
   attemptsStarted(): void {}
 
-  attemptsFinished(): void {}
+  statusWritten(): void {}
+
+  reconciled(): void {}
 
   logFields(job: MapReduceJob): Record<string, string> {
     const traced = job.status && tracedStatus(job.status);

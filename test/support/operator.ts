@@ -20,6 +20,7 @@ export const TEST_OPERATOR_FLAGS = [
   '--retry-backoff-base=200ms',
   '--retry-backoff-max=2s',
   '--health-port=0',
+  '--metrics-port=0', // several operators run at once; metrics tests give a free port
 ];
 
 /** Log message that says the operator is up; a standby replica says 'waiting to become leader'. */

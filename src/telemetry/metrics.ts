@@ -1,0 +1,199 @@
+// Metrics as controller hooks. Counters and histograms count what each status write records (so an
+// attempt counts once); gauges are read from the informer caches at collection time, so they are right
+// after a restart.
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { MapReduceJob } from '../api/types.js';
+import type {
+  ControllerGauges,
+  ControllerHooks,
+  PodDecorations,
+  ReconcileOutcome,
+  ReconcileRecord,
+} from '../controller/hooks.js';
+import type { PodToCreate } from '../controller/jobstate.js';
+import {
+  AGENT_DURATION_BUCKETS_S,
+  CONTROLLER_DURATION_BUCKETS_S,
+  JOB_DURATION_BUCKETS_S,
+  Metric,
+  MetricAttr,
+} from './metricnames.js';
+
+export interface MetricsOptions {
+  /** Put mapreduce.job.name on metrics (one series per job; off for clusters with very many jobs). */
+  perJob: boolean;
+  gauges: () => ControllerGauges;
+}
+
+/** The same instrument on several meters (one per metric pipeline). */
+class Fanout {
+  constructor(private readonly parts: (Counter | Histogram)[]) {}
+  add(value: number, attributes: Attributes): void {
+    for (const p of this.parts) (p as Counter).add(value, attributes);
+  }
+  record(value: number, attributes: Attributes): void {
+    for (const p of this.parts) (p as Histogram).record(value, attributes);
+  }
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+export class MetricsHooks implements ControllerHooks {
+  private readonly counters: Record<string, Fanout> = {};
+
+  constructor(
+    meters: Meter[],
+    private readonly options: MetricsOptions,
+  ) {
+    const counter = (name: string, description: string, unit: string): Fanout =>
+      new Fanout(meters.map((m) => m.createCounter(name, { description, unit })));
+    const histogram = (name: string, description: string, buckets: number[]): Fanout =>
+      new Fanout(
+        meters.map((m) =>
+          m.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: buckets } }),
+        ),
+      );
+    this.counters = {
+      [Metric.JobsStarted]: counter(Metric.JobsStarted, 'Jobs whose map phase started', '{job}'),
+      [Metric.JobsCompleted]: counter(Metric.JobsCompleted, 'Jobs that succeeded', '{job}'),
+      [Metric.JobsFailed]: counter(Metric.JobsFailed, 'Jobs that failed, by reason', '{job}'),
+      [Metric.AgentsStarted]: counter(Metric.AgentsStarted, 'Agent pods created (attempts)', '{agent}'),
+      [Metric.AgentsCompleted]: counter(Metric.AgentsCompleted, 'Attempts that succeeded', '{agent}'),
+      [Metric.AgentsFailed]: counter(
+        Metric.AgentsFailed,
+        'Attempts that failed with no retry left, by reason',
+        '{agent}',
+      ),
+      [Metric.AgentsRetried]: counter(
+        Metric.AgentsRetried,
+        'Failed attempts that were retried, by reason',
+        '{agent}',
+      ),
+      [Metric.AgentDuration]: histogram(
+        Metric.AgentDuration,
+        'Attempt duration, pod creation to container termination',
+        AGENT_DURATION_BUCKETS_S,
+      ),
+      [Metric.JobDuration]: histogram(
+        Metric.JobDuration,
+        'Job duration, start to completion',
+        JOB_DURATION_BUCKETS_S,
+      ),
+      [Metric.Reconciles]: counter(Metric.Reconciles, 'Reconciles, by result', '{reconcile}'),
+      [Metric.ReconcileErrors]: counter(Metric.ReconcileErrors, 'Reconciles that failed', '{reconcile}'),
+      [Metric.ReconcileDuration]: histogram(
+        Metric.ReconcileDuration,
+        'Time one reconcile took',
+        CONTROLLER_DURATION_BUCKETS_S,
+      ),
+      [Metric.WorkQueueDuration]: histogram(
+        Metric.WorkQueueDuration,
+        'Time a job key waited in the work queue',
+        CONTROLLER_DURATION_BUCKETS_S,
+      ),
+    };
+    for (const meter of meters) {
+      const active = meter.createObservableGauge(Metric.AgentsActive, {
+        description: 'Agent pods running or about to run',
+        unit: '{agent}',
+      });
+      const depth = meter.createObservableGauge(Metric.QueueDepth, {
+        description: 'Items not started yet',
+        unit: '{item}',
+      });
+      const queue = meter.createObservableGauge(Metric.WorkQueueDepth, {
+        description: 'Job keys waiting in the work queue',
+        unit: '{key}',
+      });
+      meter.addBatchObservableCallback(
+        (result) => {
+          const gauges = this.options.gauges();
+          const sums = new Map<string, { attrs: Attributes; active: number; pending: number }>();
+          for (const j of gauges.jobs) {
+            const attrs = this.jobAttributes(j.namespace, j.name);
+            const key = JSON.stringify(attrs);
+            const sum = sums.get(key) ?? { attrs, active: 0, pending: 0 };
+            sum.active += j.active;
+            sum.pending += j.pending;
+            sums.set(key, sum);
+          }
+          for (const s of sums.values()) {
+            result.observe(active, s.active, s.attrs);
+            result.observe(depth, s.pending, s.attrs);
+          }
+          result.observe(queue, gauges.workQueueDepth);
+        },
+        [active, depth, queue],
+      );
+    }
+  }
+
+  private jobAttributes(namespace: string, name: string): Attributes {
+    return this.options.perJob
+      ? { [MetricAttr.Namespace]: namespace, [MetricAttr.JobName]: name }
+      : { [MetricAttr.Namespace]: namespace };
+  }
+
+  private of(job: MapReduceJob): Attributes {
+    return this.jobAttributes(job.metadata.namespace!, job.metadata.name!);
+  }
+
+  decorateStatus(): void {}
+
+  decoratePod(): PodDecorations {
+    return { env: [], annotations: {} };
+  }
+
+  recordFinished(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  attemptsStarted(job: MapReduceJob, started: PodToCreate[]): void {
+    for (const target of started)
+      this.counters[Metric.AgentsStarted]!.add(1, { ...this.of(job), [MetricAttr.Phase]: target.phase });
+  }
+
+  statusWritten(record: ReconcileRecord): void {
+    const { job, status } = record;
+    const base = this.of(job);
+    for (const f of record.finished) {
+      const o = f.observation;
+      if (o.state === 'active') continue; // cancelled by the job's end: not an outcome of the agent
+      const attrs = { ...base, [MetricAttr.Phase]: o.phase };
+      if (o.createdAt && o.finishedAt) {
+        const seconds = Math.max(0, (o.finishedAt.getTime() - o.createdAt.getTime()) / 1000);
+        this.counters[Metric.AgentDuration]!.record(seconds, attrs);
+      }
+      if (o.state === 'succeeded') this.counters[Metric.AgentsCompleted]!.add(1, attrs);
+      else if (f.final || f.endedWithJob)
+        this.counters[Metric.AgentsFailed]!.add(1, { ...attrs, [MetricAttr.Reason]: o.reason ?? 'Unknown' });
+      else
+        this.counters[Metric.AgentsRetried]!.add(1, { ...attrs, [MetricAttr.Reason]: o.reason ?? 'Unknown' });
+    }
+    const prev = job.status ?? {};
+    if (!prev.startTime && status.startTime) this.counters[Metric.JobsStarted]!.add(1, base);
+    if (TERMINAL.has(status.phase ?? '') && !TERMINAL.has(prev.phase ?? '')) {
+      if (status.phase === 'Succeeded') this.counters[Metric.JobsCompleted]!.add(1, base);
+      else {
+        const reason = status.conditions?.find((c) => c.type === 'Failed' && c.status === 'True')?.reason;
+        this.counters[Metric.JobsFailed]!.add(1, { ...base, [MetricAttr.Reason]: reason ?? 'Unknown' });
+      }
+      const start = status.startTime ?? job.metadata.creationTimestamp;
+      if (start && status.completionTime) {
+        const seconds = (new Date(status.completionTime).getTime() - new Date(start).getTime()) / 1000;
+        this.counters[Metric.JobDuration]!.record(Math.max(0, seconds), base);
+      }
+    }
+  }
+
+  reconciled(outcome: ReconcileOutcome): void {
+    this.counters[Metric.Reconciles]!.add(1, { [MetricAttr.Result]: outcome.result });
+    if (outcome.result === 'error') this.counters[Metric.ReconcileErrors]!.add(1, {});
+    this.counters[Metric.ReconcileDuration]!.record(outcome.durationMs / 1000, {});
+    this.counters[Metric.WorkQueueDuration]!.record(outcome.waitedMs / 1000, {});
+  }
+
+  logFields(): Record<string, string> {
+    return {};
+  }
+}

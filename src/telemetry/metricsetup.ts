@@ -1,0 +1,137 @@
+// Metric pipelines from flags and the standard OTEL_* environment: a Prometheus endpoint and an OTLP push.
+// Each pipeline has its own MeterProvider, because the Prometheus names carry a unit suffix
+// (mapreduce_agent_duration_seconds) that OTLP names must not.
+import type { Meter } from '@opentelemetry/api';
+import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as HttpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as HttpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  ConsoleMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { ConfigError } from '../config.js';
+import { SECONDS_METRICS } from './metricnames.js';
+import { INSTRUMENTATION_SCOPE } from './names.js';
+
+/** The OTLP push interval without OTEL_METRIC_EXPORT_INTERVAL (the SDK's default). */
+export const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
+export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
+
+export interface MetricsSetup {
+  meters: Meter[];
+  description: string;
+  shutdown(): Promise<void>;
+}
+
+export interface MetricsInput {
+  env: NodeJS.ProcessEnv;
+  /** Port of /metrics; 0 turns the endpoint off. */
+  prometheusPort: number;
+  resource: Resource;
+  version: string;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) === 0)
+    throw new ConfigError(`${name}: "${raw}" must be a positive whole number`);
+  return Number(raw);
+}
+
+/** Push exporters named by OTEL_METRICS_EXPORTER (otlp by default, only with an endpoint; console; none). */
+export function pushExportersFromEnv(env: NodeJS.ProcessEnv): {
+  exporters: PushMetricExporter[];
+  described: string[];
+} {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return { exporters: [], described: [] };
+  const exporters: PushMetricExporter[] = [];
+  const described: string[] = [];
+  const names = (env.OTEL_METRICS_EXPORTER ?? 'otlp')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+  for (const name of new Set(names)) {
+    switch (name) {
+      case 'none':
+      case 'prometheus': // the pull endpoint, configured by --metrics-port
+        break;
+      case 'console':
+        exporters.push(new ConsoleMetricExporter());
+        described.push('console');
+        break;
+      case 'otlp': {
+        const endpoint = env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+        if (!endpoint) break;
+        const protocol = (
+          env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ??
+          env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+          'grpc'
+        ).trim();
+        if (protocol === 'grpc') exporters.push(new GrpcMetricExporter());
+        else if (protocol === 'http/protobuf') exporters.push(new HttpProtoMetricExporter());
+        else if (protocol === 'http/json') exporters.push(new HttpJsonMetricExporter());
+        else
+          throw new ConfigError(
+            `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported; use grpc, http/protobuf or http/json`,
+          );
+        described.push(`otlp ${protocol} to ${endpoint}`);
+        break;
+      }
+      default:
+        throw new ConfigError(
+          `OTEL_METRICS_EXPORTER: "${name}" is not supported; use otlp, prometheus, console or none (comma-separated)`,
+        );
+    }
+  }
+  return { exporters, described };
+}
+
+export function setUpMetrics(input: MetricsInput): MetricsSetup {
+  const { env } = input;
+  const providers: MeterProvider[] = [];
+  const described: string[] = [];
+  if (input.prometheusPort > 0) {
+    providers.push(
+      new MeterProvider({
+        resource: input.resource,
+        views: SECONDS_METRICS.map((name) => ({ instrumentName: name, name: `${name}_seconds` })),
+        readers: [new PrometheusExporter({ port: input.prometheusPort })],
+      }),
+    );
+    described.push(`prometheus on :${input.prometheusPort}/metrics`);
+  }
+  const push = pushExportersFromEnv(env);
+  if (push.exporters.length > 0) {
+    const interval = positiveInt(env, 'OTEL_METRIC_EXPORT_INTERVAL', DEFAULT_EXPORT_INTERVAL_MS);
+    const timeout = Math.min(
+      positiveInt(env, 'OTEL_METRIC_EXPORT_TIMEOUT', DEFAULT_EXPORT_TIMEOUT_MS),
+      interval,
+    );
+    providers.push(
+      new MeterProvider({
+        resource: input.resource,
+        readers: push.exporters.map(
+          (exporter) =>
+            new PeriodicExportingMetricReader({
+              exporter,
+              exportIntervalMillis: interval,
+              exportTimeoutMillis: timeout,
+            }),
+        ),
+      }),
+    );
+    described.push(...push.described.map((d) => `${d} every ${interval} ms`));
+  }
+  return {
+    meters: providers.map((p) => p.getMeter(INSTRUMENTATION_SCOPE, input.version)),
+    description: described.length ? `metrics: ${described.join(', ')}` : 'metrics off',
+    shutdown: async () => {
+      await Promise.all(providers.map((p) => p.shutdown()));
+    },
+  };
+}
