@@ -105,23 +105,23 @@ async function main(): Promise<void> {
     throw err;
   }
   log.info(metrics.description);
-  let controller: Controller | undefined;
+  const built: { controller?: Controller } = {}; // the gauges read the controller built below
   if (metrics.meters.length > 0) {
     hooks.push(
       new MetricsHooks(metrics.meters, {
         perJob: config.metricsPerJob,
-        gauges: () => controller?.gauges() ?? { jobs: [], workQueueDepth: 0 },
+        gauges: () => built.controller?.gauges() ?? { jobs: [], workQueueDepth: 0 },
       }),
     );
   }
-  controller = new Controller(
+  const running = new Controller(
     kc,
     { ...config, namespace: config.namespace },
     log,
     new KubernetesEventRecorder(kc.makeApiClient(CoreV1Api), log, identity),
     combineHooks(...hooks),
   );
-  const running = controller;
+  built.controller = running;
   let synced = false;
   const elector = config.leaderElect
     ? new LeaderElector(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)

@@ -13,6 +13,8 @@ describe('parseConfig', function () {
       keepFailedPods: 3,
       retryBackoffBaseMs: 10_000,
       retryBackoffMaxMs: 360_000,
+      metricsPort: 9464,
+      metricsPerJob: true,
     });
   });
 
