@@ -294,8 +294,7 @@ export class Controller {
     const jobs: JobGauge[] = [];
     for (const job of this.jobs.list()) {
       const status = job.status ?? {};
-      if (status.phase === 'Succeeded' || status.phase === 'Failed' || status.totalItems === undefined)
-        continue;
+      if (status.totalItems === undefined) continue; // not started: nothing to report yet
       const completed = parseIndexRanges(status.completedIndexes ?? '');
       const failed = parseIndexRanges(status.failedIndexes ?? '');
       let active = 0;
@@ -306,10 +305,12 @@ export class Controller {
         if (o.state === 'active') active++;
         if (o.phase === PHASE_MAP && !completed.has(o.index) && !failed.has(o.index)) started.add(o.index);
       }
-      const pending =
-        status.phase === 'Reducing'
-          ? 0
-          : Math.max(0, status.totalItems - completed.size - failed.size - started.size);
+      // A finished job reports 0 until it is deleted, so its series falls to 0 rather than going stale.
+      const mapping =
+        status.phase !== 'Reducing' && status.phase !== 'Succeeded' && status.phase !== 'Failed';
+      const pending = mapping
+        ? Math.max(0, status.totalItems - completed.size - failed.size - started.size)
+        : 0;
       jobs.push({ namespace: job.metadata.namespace!, name: job.metadata.name!, active, pending });
     }
     return { jobs, workQueueDepth: this.queue.length };

@@ -2,9 +2,9 @@
 // ports, with its HTTP query API for reading traces back.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT, waitFor, WaitAborted } from './cluster.js';
+import { freePort } from './ports.js';
 
 /** A span as Jaeger's /api/traces returns it. */
 export interface JaegerSpan {
@@ -32,18 +32,6 @@ export function tag(span: JaegerSpan, key: string): unknown {
 /** The CHILD_OF parent's span id. */
 export function parentOf(span: JaegerSpan): string | undefined {
   return span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class Jaeger {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config.js';
 import { tracingFromEnv } from '../../src/telemetry/setup.js';
+import { pushExportersFromEnv } from '../../src/telemetry/metricsetup.js';
 import { TracingHooks } from '../../src/telemetry/tracing.js';
 import { DurableSpanExporter } from '../../src/telemetry/exporter.js';
 import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
@@ -97,5 +98,48 @@ describe('log correlation', function () {
     expect(hooks.logFields(job)).to.deep.equal(expected);
     job.status = { traceID: traceId, trace: { spanID: expected.span_id, sampled: true } };
     expect(hooks.logFields(job)).to.deep.equal(expected);
+  });
+});
+
+describe('metric push exporters', function () {
+  const cases: { name: string; env: Record<string, string>; exporters: string[] }[] = [
+    { name: 'no endpoint: none', env: {}, exporters: [] },
+    {
+      name: 'an endpoint: OTLP gRPC',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
+      exporters: ['OTLPMetricExporter'],
+    },
+    {
+      name: 'a metrics endpoint over http/json',
+      env: {
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://c:4318/v1/metrics',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+      },
+      exporters: ['OTLPMetricExporter'],
+    },
+    {
+      name: 'console and prometheus',
+      env: { OTEL_METRICS_EXPORTER: 'console,prometheus' },
+      exporters: ['ConsoleMetricExporter'],
+    },
+    {
+      name: 'disabled SDK',
+      env: { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
+      exporters: [],
+    },
+  ];
+  for (const tc of cases) {
+    it(`configures ${tc.name}`, function () {
+      expect(pushExportersFromEnv(tc.env).exporters.map((e) => e.constructor.name)).to.deep.equal(
+        tc.exporters,
+      );
+    });
+  }
+
+  it('refuses an unknown exporter, naming the variable', function () {
+    expect(() => pushExportersFromEnv({ OTEL_METRICS_EXPORTER: 'statsd' })).to.throw(
+      ConfigError,
+      'OTEL_METRICS_EXPORTER: "statsd" is not supported; use otlp, prometheus, console or none (comma-separated)',
+    );
   });
 });
