@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { expect } from 'chai';
 import type { JsonValue, MapReduceJob } from '../../src/api/types.js';
-import { cluster, REPO_ROOT, useTestNamespace, waitFor } from '../support/cluster.js';
+import { cluster, kubeconfigPath, REPO_ROOT, useTestNamespace, waitFor } from '../support/cluster.js';
+import { run as runCli } from '../../src/cli/main.js';
 import { Jaeger, parentOf, tag } from '../support/jaeger.js';
 import type { JaegerSpan, JaegerTrace } from '../support/jaeger.js';
 import { createJob, getJob, jobPods, waitForPhase } from '../support/jobs.js';
@@ -147,6 +148,30 @@ describe('tracing', function () {
       expect(line.trace_id, String(line.msg)).to.equal(job.status!.traceID);
       expect(line.span_id, String(line.msg)).to.equal(byName(trace, 'mapreduce.job.execute')[0]!.spanID);
     }
+
+    // The terminal view shows the same trace, and the dead-letter list points into it.
+    const cli = (command: string): Promise<string> =>
+      runCli(
+        [
+          command,
+          'fifty',
+          '-n',
+          ns.name,
+          `--kubeconfig=${kubeconfigPath()}`,
+          `--jaeger-url=${jaeger.queryUrl}`,
+        ],
+        {},
+      );
+    const waterfall = await cli('trace');
+    expect(waterfall.split('\n')[0]).to.equal(
+      `trace ${job.status!.traceID} (${jaeger.queryUrl}/trace/${job.status!.traceID})`,
+    );
+    expect(waterfall).to.include('61 spans, 9 failed');
+    const spanIds = new Set(trace.spans.map((s) => s.spanID));
+    const deadLetters = (await cli('failed')).trim().split('\n').slice(1);
+    expect(deadLetters.map((l) => l.split(/\s{2,}/)[0])).to.deep.equal(['7', '32']);
+    for (const line of deadLetters)
+      expect(spanIds.has(line.split(/\s{2,}/)[5]!.split('/')[1]!), line).to.equal(true);
 
     const kubeSystem = await cluster().core.readNamespace({ name: 'kube-system' });
     const process = trace.processes[trace.spans[0]!.processID]!;
