@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo: the local control plane, the operator, and the word-count example run to completion.
+# The demo: the local control plane, Jaeger and Prometheus, the operator with tracing and metrics on, and
+# the word-count example run to completion; then its status, result, trace waterfall and metrics.
 # Everything stays up until `npm run demo:down`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -14,6 +15,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 log "building the operator"; npm run --silent build
 bash "$HACK_DIR/cluster-up.sh"
+bash "$HACK_DIR/observability-up.sh"
 kctl() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 kctl apply --server-side --force-conflicts -f crds/ >/dev/null
 kctl wait --for=condition=Established --timeout=60s crd/mapreducejobs.mapreduce.dev >/dev/null
@@ -23,7 +25,10 @@ if pid="$(cat "$pidfile" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; then
   log "operator: already running (pid $pid)"
 else
   log "operator: starting (log: .cluster/logs/operator.log)"
-  setsid nohup node dist/main.js --kubeconfig="$KUBECONFIG_PATH" --retry-backoff-base=1s --health-port="$OPERATOR_HEALTH_PORT" \
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT" OTEL_METRIC_EXPORT_INTERVAL=5000 \
+    OTEL_METRICS_EXPORTER=prometheus \
+    setsid nohup node dist/main.js --kubeconfig="$KUBECONFIG_PATH" --retry-backoff-base=1s \
+    --health-port="$OPERATOR_HEALTH_PORT" --metrics-port="$OPERATOR_METRICS_PORT" --cluster-name=local-demo \
     >>"$CLUSTER_LOG_DIR/operator.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
 fi
@@ -40,23 +45,46 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 
+cli() { node dist/cli/main.js "$@" -n "$DEMO_NAMESPACE" --kubeconfig="$KUBECONFIG_PATH" \
+  --jaeger-url="http://127.0.0.1:$JAEGER_QUERY_PORT"; }
+promql() { # the value of an instant query, or "-"
+  curl -fsS --get "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/query" --data-urlencode "query=$1" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).data.result;console.log(r.length?r[0].value[1]:"-")})'
+}
+
 echo
 echo "\$ kubectl get mrj -n $DEMO_NAMESPACE -o wide"
 kctl -n "$DEMO_NAMESPACE" get mrj -o wide
 echo
-echo "Results, one ConfigMap key per item (on kwok each result is the item itself, echoed):"
-kctl -n "$DEMO_NAMESPACE" get configmap -l mapreduce.dev/job-name=wordcount,mapreduce.dev/store=results \
-  -o go-template='{{range .items}}{{range $k, $v := .data}}  item {{$k}}: {{$v}}{{"\n"}}{{end}}{{end}}'
+echo "\$ kubectl mapreduce status wordcount      (the reduce result is the last line)"
+cli status wordcount
 echo
-echo "Retries and phases, as Events:"
-kctl -n "$DEMO_NAMESPACE" get events --field-selector involvedObject.name=wordcount \
-  --sort-by=.lastTimestamp -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
+echo "\$ kubectl mapreduce trace wordcount       (the job's trace, read back from Jaeger)"
+for _ in $(seq 1 20); do out="$(cli trace wordcount 2>&1)" && [[ "$out" == *mapreduce.job.execute* ]] && break; sleep 0.5; done
+echo "$out"
+echo
+sel="k8s_namespace_name=\"$DEMO_NAMESPACE\",mapreduce_job_name=\"wordcount\""
+for _ in $(seq 1 30); do [ "$(promql "sum(mapreduce_jobs_completed_total{$sel})")" = 1 ] && break; sleep 1; done
+echo "Metrics, from Prometheus (http://127.0.0.1:$PROMETHEUS_PORT):"
+printf '  %-62s %s\n' \
+  "mapreduce_jobs_completed_total" "$(promql "sum(mapreduce_jobs_completed_total{$sel})")" \
+  "mapreduce_agents_started_total" "$(promql "sum(mapreduce_agents_started_total{$sel})")" \
+  "mapreduce_agents_completed_total" "$(promql "sum(mapreduce_agents_completed_total{$sel})")" \
+  "mapreduce_agents_retried_total" "$(promql "sum(mapreduce_agents_retried_total{$sel})")" \
+  "mapreduce_agents_failed_total" "$(promql "sum(mapreduce_agents_failed_total{$sel}) or vector(0)")" \
+  "mapreduce_agent_duration_seconds (mean, map)" "$(promql "sum(mapreduce_agent_duration_seconds_sum{$sel,mapreduce_phase_type=\"map\"}) / sum(mapreduce_agent_duration_seconds_count{$sel,mapreduce_phase_type=\"map\"})")" \
+  "mapreduce_agents_active" "$(promql "sum(mapreduce_agents_active{$sel})")"
 echo
 cat <<MSG
 Everything is still running:
   export KUBECONFIG=$KUBECONFIG_PATH
-  kubectl get mrj -A            # try: kubectl apply -n $DEMO_NAMESPACE -f examples/retries.yaml
-  tail -f .cluster/logs/operator.log
+  kubectl get mrj -A                                 # try: kubectl apply -n $DEMO_NAMESPACE -f examples/retries.yaml
+  node dist/cli/main.js trace retries -n $DEMO_NAMESPACE   # or put dist/cli/main.js on PATH as kubectl-mapreduce
+  Jaeger query API:  http://127.0.0.1:$JAEGER_QUERY_PORT/api/traces/\$(kubectl get mrj -n $DEMO_NAMESPACE wordcount -o jsonpath='{.status.traceID}')
+                     (a Go-module build of Jaeger has no web UI assets; its API is complete)
+  Prometheus:        http://127.0.0.1:$PROMETHEUS_PORT/graph    (try: mapreduce_agents_completed_total)
+  operator metrics:  http://127.0.0.1:$OPERATOR_METRICS_PORT/metrics
+  operator log:      tail -f .cluster/logs/operator.log
 Stop it all with: npm run demo:down
 MSG
 [ "$phase" = Succeeded ] || die "the demo job ended '$phase'"

@@ -34,6 +34,14 @@ SERVICE_CLUSTER_IP_RANGE="10.96.0.0/16"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 OPERATOR_HEALTH_PORT=18081 # the demo operator's /healthz
 
+# Local observability stack (npm run observability:up): fixed, well-known ports on loopback.
+OBSERVABILITY_DIR="${MAPREDUCE_OBSERVABILITY_DIR:-$REPO_ROOT/.observability}"
+JAEGER_OTLP_GRPC_PORT=4317
+JAEGER_OTLP_HTTP_PORT=4318
+JAEGER_QUERY_PORT=16686
+PROMETHEUS_PORT=9090
+OPERATOR_METRICS_PORT=9464 # the demo operator's /metrics, which Prometheus scrapes
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -44,4 +52,23 @@ ensure_apt() { # ensure_apt COMMAND PACKAGE
   if [ "$(id -u)" -ne 0 ]; then die "$1 is missing and this is not root: apt-get install $2"; fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+
+# Stops the process whose pid is in PIDFILE: SIGTERM, up to 10 s, then SIGKILL.
+stop_process() { # stop_process NAME PIDFILE
+  local name="$1" pidfile="$2" pid
+  pid="$(cat "$pidfile" 2>/dev/null)" || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name: stopping (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# Waits until URL answers 2xx, or dies naming LOG.
+wait_http() { # wait_http NAME URL LOG
+  for _ in $(seq 1 150); do curl -fsS -o /dev/null "$2" 2>/dev/null && return 0; sleep 0.2; done
+  die "$1 did not come up at $2; see $3"
 }

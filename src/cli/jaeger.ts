@@ -22,7 +22,9 @@ function tag(span: JaegerSpan, key: string): unknown {
 }
 
 function text(value: unknown): string {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? String(value)
+    : '';
 }
 
 function label(span: JaegerSpan): string | undefined {

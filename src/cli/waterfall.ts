@@ -24,7 +24,7 @@ export interface WaterfallOptions {
 export const DEFAULT_BAR_WIDTH = 50;
 /** Lines printed before the rest is summarised, so a 100,000-span trace stays readable. */
 export const DEFAULT_MAX_LINES = 60;
-const NAME_WIDTH = 44;
+const NAME_WIDTH = 56;
 
 function formatDuration(us: number): string {
   if (us < 1000) return `${us}µs`;

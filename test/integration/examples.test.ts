@@ -14,7 +14,13 @@ const EXPECTED: Record<
   string,
   { phase: string; succeededItems: number; failedItems: number; retries: number }
 > = {
-  wordcount: { phase: 'Succeeded', succeededItems: 6, failedItems: 0, retries: 2 },
+  wordcount: {
+    phase: 'Succeeded',
+    succeededItems: 6,
+    failedItems: 0,
+    retries: 2,
+    result: 'the:7 fox:4 dog:4 quick:3 a:3 brown:2 lazy:2 jumps:1 over:1 barks:1',
+  },
   'large-files': { phase: 'Succeeded', succeededItems: 3, failedItems: 0, retries: 0 },
   retries: { phase: 'Succeeded', succeededItems: 3, failedItems: 1, retries: 3 },
 };

@@ -46,7 +46,7 @@ describe('waterfall', function () {
 
   it('draws bars on one time axis and marks failures', function () {
     const out = renderWaterfall(spans, { width: 10 }).split('\n');
-    expect(out.slice(1, 6).map((l) => l.slice(45, 56))).to.deep.equal([
+    expect(out.slice(1, 6).map((l) => l.slice(57, 68))).to.deep.equal([
       '██████████ ',
       '██████     ',
       'xx         ',
