@@ -12,7 +12,7 @@ const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
 /** What each example's job must end with on the local control plane. */
 const EXPECTED: Record<
   string,
-  { phase: string; succeededItems: number; failedItems: number; retries: number }
+  { phase: string; succeededItems: number; failedItems: number; retries: number; result?: string }
 > = {
   wordcount: {
     phase: 'Succeeded',
