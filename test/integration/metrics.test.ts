@@ -7,6 +7,7 @@ import { makeJob } from '../support/jobbuilder.js';
 import { startOperator, STARTED } from '../support/operator.js';
 import type { OperatorProcess } from '../support/operator.js';
 import { freePort } from '../support/ports.js';
+import { Jaeger } from '../support/jaeger.js';
 import { Prometheus, promtoolCheckMetrics } from '../support/prometheus.js';
 
 describe('metrics', function () {
@@ -90,6 +91,39 @@ describe('metrics', function () {
       service_version: '0.1.0',
       k8s_cluster_uid: kubeSystem.metadata!.uid!,
     });
+  });
+
+  it('pushes the same metrics over OTLP gRPC to a real OpenTelemetry receiver', async function () {
+    // Jaeger v2 is an OpenTelemetry Collector: its OTLP receiver takes metrics and re-serves them as Prometheus text.
+    const jaeger = await Jaeger.start();
+    try {
+      const op = await startOperator(ns.name, [], STARTED, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpGrpcEndpoint,
+        OTEL_METRIC_EXPORT_INTERVAL: '500',
+        OTEL_TRACES_EXPORTER: 'none',
+      });
+      operators.push(op);
+      expect(op.logs.map((l) => l.msg)).to.include(
+        'metrics: otlp grpc to ' + jaeger.otlpGrpcEndpoint + ' every 500 ms',
+      );
+      await createJob(ns.name, makeJob('pushed').items(['a', 'b', 'c', 'd']).obj());
+      await waitForPhase(ns.name, 'pushed', ['Succeeded']);
+      const line = new RegExp(
+        `^mapreduce_agents_completed_total\\{[^}]*mapreduce_job_name="pushed"[^}]*\\} 4$`,
+        'm',
+      );
+      const text = await waitFor('the pushed counter at the receiver', async () => {
+        const body = await (await fetch(jaeger.metricsUrl)).text();
+        return line.test(body) ? body : undefined;
+      });
+      expect(text).to.match(
+        /^mapreduce_agent_duration_seconds_count\{[^}]*mapreduce_job_name="pushed"[^}]*\} 4$/m,
+      );
+      // The receiver maps the resource's service.name to the job label.
+      expect(text).to.match(/^mapreduce_agents_completed_total\{[^}]*job="mapreduce-operator"/m);
+    } finally {
+      await jaeger.stop();
+    }
   });
 
   it('reports the right gauges again after an operator restart mid-job', async function () {

@@ -40,6 +40,8 @@ export class Jaeger {
     readonly otlpGrpcEndpoint: string,
     readonly otlpHttpEndpoint: string,
     readonly queryUrl: string,
+    /** The OTLP metrics Jaeger received, in Prometheus text format. */
+    readonly metricsUrl: string,
     readonly output: string[],
   ) {}
 
@@ -54,6 +56,7 @@ export class Jaeger {
       JAEGER_HEALTH_PORT: await freePort(),
       JAEGER_OTLP_GRPC_PORT: await freePort(),
       JAEGER_OTLP_HTTP_PORT: await freePort(),
+      JAEGER_METRICS_EXPORT_PORT: await freePort(),
     };
     const proc = spawn(bin, ['--config', path.join(REPO_ROOT, 'hack', 'jaeger', 'config.yaml')], {
       env: { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) },
@@ -67,6 +70,7 @@ export class Jaeger {
       `http://127.0.0.1:${ports.JAEGER_OTLP_GRPC_PORT}`,
       `http://127.0.0.1:${ports.JAEGER_OTLP_HTTP_PORT}`,
       `http://127.0.0.1:${ports.JAEGER_QUERY_PORT}`,
+      `http://127.0.0.1:${ports.JAEGER_METRICS_EXPORT_PORT}/metrics`,
       output,
     );
     await waitFor(
