@@ -31,6 +31,12 @@ if [ -z "${TEST_KUBECONFIG:-}" ] && ! bash "$HACK_DIR/cluster-status.sh" >/dev/n
   started_cluster=1
   bash "$HACK_DIR/cluster-up.sh"
 fi
+if pid="$(cat "$CLUSTER_RUN_DIR/operator.pid" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; then
+  die "the demo's operator (pid $pid) watches every namespace and would reconcile the tests' jobs: run 'npm run demo:down' first"
+fi
+log "real servers for the telemetry tests: Jaeger and Prometheus"
+bash "$HACK_DIR/tool-path.sh" jaeger >/dev/null
+bash "$HACK_DIR/tool-path.sh" prometheus >/dev/null
 log "integration tests"; npx mocha --config .mocharc.integration.json || status=1
 
 if [ "$started_cluster" = 1 ]; then
