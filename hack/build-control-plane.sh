@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok and Jaeger from their pinned Go modules
+# Builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok, Jaeger and Helm from their pinned Go modules
 # into $MAPREDUCE_CACHE_DIR. Each component is skipped when its cached binaries exist.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -134,14 +134,24 @@ GO
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+build_helm() {
+  local out="$HELM_BIN_DIR" v="$HELM_VERSION"
+  if [ -x "$out/helm" ]; then log "helm $v: cached in $out"; return 0; fi
+  log "helm $v: building"
+  mkdir -p "$out.tmp"
+  GOBIN="$out.tmp" go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v" "helm.sh/helm/v3/cmd/helm@$v"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 mkdir -p "$MAPREDUCE_CACHE_DIR"
 start=$(date +%s)
 case "${1:-all}" in
-  all) build_etcd; build_kwok; build_kubernetes; build_jaeger ;;
+  all) build_etcd; build_kwok; build_kubernetes; build_jaeger; build_helm ;;
   etcd) build_etcd ;;
   kwok) build_kwok ;;
   kubernetes) build_kubernetes ;;
   jaeger) build_jaeger ;;
-  *) die "usage: $0 [all|etcd|kwok|kubernetes|jaeger]" ;;
+  helm) build_helm ;;
+  *) die "usage: $0 [all|etcd|kwok|kubernetes|jaeger|helm]" ;;
 esac
 log "control plane binaries ready ($(( $(date +%s) - start ))s)"

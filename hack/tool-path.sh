@@ -1,27 +1,44 @@
 #!/usr/bin/env bash
 # Prints the path of a cached tool binary, installing it first if needed:
 #   jaeger      built from its pinned Go module (hack/build-control-plane.sh jaeger)
+#   helm        built from its pinned Go module (hack/build-control-plane.sh helm)
 #   prometheus  Debian's package at PROMETHEUS_DEB_VERSION, unpacked into the cache (no service is installed)
+#   lua         Debian's lua5.1 (Argo CD's health checks are Lua 5.1), unpacked the same way
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-install_prometheus() {
-  local tmp
+# Downloads Debian packages (name=version ...) and unpacks them into DIR; installs nothing system-wide.
+unpack_debs() { # unpack_debs DIR PACKAGE=VERSION...
+  local dir="$1" tmp deb; shift
   tmp="$(mktemp -d)"
-  log "prometheus $PROMETHEUS_DEB_VERSION: downloading Debian's package"
-  if ! (cd "$tmp" && apt-get download -qq "prometheus=$PROMETHEUS_DEB_VERSION" >/dev/null 2>&1); then
-    [ "$(id -u)" -eq 0 ] || die "cannot download prometheus=$PROMETHEUS_DEB_VERSION; run apt-get update as root"
+  log "downloading Debian's $*"
+  if ! (cd "$tmp" && apt-get download -qq "$@" >/dev/null 2>&1); then
+    [ "$(id -u)" -eq 0 ] || die "cannot download $*; run apt-get update as root"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    (cd "$tmp" && apt-get download -qq "prometheus=$PROMETHEUS_DEB_VERSION" >/dev/null 2>&1) ||
-      die "apt-get download prometheus=$PROMETHEUS_DEB_VERSION failed"
+    (cd "$tmp" && apt-get download -qq "$@" >/dev/null 2>&1) || die "apt-get download $* failed"
   fi
-  rm -rf "$PROMETHEUS_DIR.tmp" && dpkg -x "$tmp"/prometheus_*.deb "$PROMETHEUS_DIR.tmp"
-  rm -rf "$PROMETHEUS_DIR" "$tmp" && mv "$PROMETHEUS_DIR.tmp" "$PROMETHEUS_DIR"
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$dir.tmp"; done
+  rm -rf "$dir" "$tmp" && mv "$dir.tmp" "$dir"
+}
+
+install_lua() {
+  unpack_debs "$LUA_DIR" "lua5.1=$LUA_DEB_VERSION" "liblua5.1-0=$LUA_DEB_VERSION"
+  cat >"$LUA_DIR/lua" <<SH
+#!/usr/bin/env bash
+LD_LIBRARY_PATH="$LUA_DIR/usr/lib/x86_64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$LUA_DIR/usr/bin/lua5.1" "\$@"
+SH
+  chmod +x "$LUA_DIR/lua"
 }
 
 case "${1:-}" in
   jaeger) [ -x "$JAEGER_BIN_DIR/jaeger" ] || bash "$HACK_DIR/build-control-plane.sh" jaeger >&2
     echo "$JAEGER_BIN_DIR/jaeger" ;;
-  prometheus) [ -x "$PROMETHEUS_DIR/usr/bin/prometheus" ] || install_prometheus >&2
+  helm) [ -x "$HELM_BIN_DIR/helm" ] || bash "$HACK_DIR/build-control-plane.sh" helm >&2
+    echo "$HELM_BIN_DIR/helm" ;;
+  prometheus) [ -x "$PROMETHEUS_DIR/usr/bin/prometheus" ] ||
+      unpack_debs "$PROMETHEUS_DIR" "prometheus=$PROMETHEUS_DEB_VERSION" >&2
     echo "$PROMETHEUS_DIR/usr/bin/prometheus" ;;
-  *) die "usage: $0 jaeger|prometheus" ;;
+  lua) [ -x "$LUA_DIR/lua" ] || install_lua >&2
+    echo "$LUA_DIR/lua" ;;
+  *) die "usage: $0 jaeger|helm|prometheus|lua" ;;
 esac

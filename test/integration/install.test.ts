@@ -1,0 +1,288 @@
+// Installing the operator: the Helm chart (lint, template, values schema, install onto the local control
+// plane), its RBAC proven sufficient by running a job with the installed ServiceAccount's token alone and
+// proven narrow by access reviews, and the plain manifests generated from it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { load, loadAll } from 'js-yaml';
+import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { V1Deployment, V1PolicyRule } from '@kubernetes/client-node';
+import { kubeconfigPath, kubectl, REPO_ROOT, useTestNamespace } from '../support/cluster.js';
+import { createJob, waitForPhase } from '../support/jobs.js';
+import { makeJob } from '../support/jobbuilder.js';
+import { startOperator } from '../support/operator.js';
+import type { OperatorProcess } from '../support/operator.js';
+
+const CHART = path.join(REPO_ROOT, 'charts', 'mapreduce-operator');
+const KUBE_VERSION = '1.33.0';
+
+function tool(name: string): string {
+  return execFileSync('bash', [path.join(REPO_ROOT, 'hack', 'tool-path.sh'), name], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: V1PolicyRule[];
+  [key: string]: unknown;
+}
+
+function helm(...args: string[]): string {
+  return execFileSync(tool('helm'), args, { encoding: 'utf8', stdio: 'pipe' });
+}
+
+function helmError(...args: string[]): string {
+  try {
+    helm(...args);
+    return '';
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr);
+  }
+}
+
+function render(...set: string[]): Manifest[] {
+  const out = helm('template', 'mr', CHART, '-n', 'mr-system', '--kube-version', KUBE_VERSION, ...set);
+  return (loadAll(out) as (Manifest | null)[]).filter((m): m is Manifest => m !== null);
+}
+
+function find(manifests: Manifest[], kind: string, name: string): Manifest {
+  const m = manifests.find((x) => x.kind === kind && x.metadata.name === name);
+  expect(m, `${kind} ${name}`).to.not.equal(undefined);
+  return m!;
+}
+
+const JOB_RULES: V1PolicyRule[] = [
+  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs'], verbs: ['get', 'list', 'watch', 'delete'] },
+  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['get', 'update', 'patch'] },
+  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/finalizers'], verbs: ['update'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+describe('install', function () {
+  it('ships the same CRD in the chart as in crds/', function () {
+    const file = 'mapreduce.dev_mapreducejobs.yaml';
+    expect(readFileSync(path.join(CHART, 'crds', file), 'utf8')).to.equal(
+      readFileSync(path.join(REPO_ROOT, 'crds', file), 'utf8'),
+    );
+  });
+
+  it('passes helm lint', function () {
+    expect(helm('lint', CHART, '--kube-version', KUBE_VERSION)).to.include(
+      '1 chart(s) linted, 0 chart(s) failed',
+    );
+  });
+
+  it('renders a locked-down Deployment with the downward-API env for resource attributes', function () {
+    const deployment = find(render(), 'Deployment', 'mr-mapreduce-operator') as unknown as V1Deployment;
+    const pod = deployment.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    expect(deployment.spec!.replicas).to.equal(2);
+    expect(pod.securityContext).to.deep.equal({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).to.deep.equal({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.automountServiceAccountToken).to.equal(true);
+    const env = Object.fromEntries(
+      (container.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]),
+    );
+    expect(env).to.deep.include({
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+      POD_UID: 'metadata.uid',
+      NODE_NAME: 'spec.nodeName',
+    });
+    expect(container.args).to.include.members([
+      '--leader-elect=true',
+      '--metrics-port=9464',
+      '--metrics-per-job=true',
+    ]);
+    const sa = find(render(), 'ServiceAccount', 'mr-mapreduce-operator');
+    expect(sa.automountServiceAccountToken).to.equal(false);
+  });
+
+  it('grants exactly the rules the operator needs: cluster-wide, or in the one namespace it watches', function () {
+    const all = render();
+    expect(find(all, 'ClusterRole', 'mr-mapreduce-operator').rules).to.deep.equal(JOB_RULES);
+    expect(find(all, 'ClusterRole', 'mr-mapreduce-operator-cluster-uid').rules).to.deep.equal([
+      { apiGroups: [''], resources: ['namespaces'], resourceNames: ['kube-system'], verbs: ['get'] },
+    ]);
+    expect(find(all, 'Role', 'mr-mapreduce-operator-leader-election').rules).to.deep.equal([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+    ]);
+
+    const one = render('--set', 'watchNamespace=team-a');
+    const role = find(one, 'Role', 'mr-mapreduce-operator');
+    expect([role.metadata.namespace, role.rules]).to.deep.equal(['team-a', JOB_RULES]);
+    expect(one.filter((m) => m.kind === 'ClusterRole').map((m) => m.metadata.name)).to.deep.equal([
+      'mr-mapreduce-operator-cluster-uid',
+    ]);
+    const args = (find(one, 'Deployment', 'mr-mapreduce-operator') as unknown as V1Deployment).spec!.template
+      .spec!.containers[0]!.args;
+    expect(args).to.include('--namespace=team-a');
+  });
+
+  const badValues: { set: string; error: string }[] = [
+    { set: 'replicaCount=-1', error: "at '/replicaCount': minimum: got -1, want 0" },
+    { set: 'telemetry.otlp.protocol=thrift', error: "at '/telemetry/otlp/protocol': value must be one of" },
+    { set: 'watchNamespace=Team_A', error: "at '/watchNamespace'" },
+    { set: 'logLevel=verbose', error: "at '/logLevel': value must be one of" },
+    { set: 'metrics.prot=1', error: "additional properties 'prot' not allowed" },
+  ];
+  for (const tc of badValues) {
+    it(`refuses --set ${tc.set}, naming the value`, function () {
+      expect(helmError('template', 'mr', CHART, '--kube-version', KUBE_VERSION, '--set', tc.set)).to.include(
+        tc.error,
+      );
+    });
+  }
+
+  it('keeps manifests/ in sync with the chart (hack/gen-manifests.sh)', function () {
+    const dir = mkdtempSync(path.join(tmpdir(), 'manifests-'));
+    execFileSync('bash', [path.join(REPO_ROOT, 'hack', 'gen-manifests.sh')], {
+      env: { ...process.env, MANIFESTS_DIR: dir },
+      stdio: 'pipe',
+    });
+    const files = [
+      'install.yaml',
+      'kustomize/base/install.yaml',
+      ...readdirSync(path.join(dir, 'examples')).map((f) => `examples/${f}`),
+    ];
+    for (const f of files)
+      expect(
+        readFileSync(path.join(REPO_ROOT, 'manifests', f), 'utf8'),
+        `manifests/${f}: run hack/gen-manifests.sh`,
+      ).to.equal(readFileSync(path.join(dir, f), 'utf8'));
+    const kinds = (loadAll(readFileSync(path.join(dir, 'install.yaml'), 'utf8')) as (Manifest | null)[])
+      .filter((m): m is Manifest => m !== null)
+      .map((m) => m.kind);
+    expect(kinds.slice(0, 2)).to.deep.equal(['Namespace', 'CustomResourceDefinition']);
+    const overlay = kubectl(
+      'kustomize',
+      path.join(REPO_ROOT, 'manifests', 'kustomize', 'overlays', 'example'),
+    );
+    expect(overlay).to.include('http://otel-collector.observability:4317');
+  });
+
+  describe('on the local control plane', function () {
+    const ns = useTestNamespace('inst');
+    const release = `mr-${Date.now().toString(36)}`;
+    let tokenKubeconfig: string;
+    let operator: OperatorProcess | undefined;
+
+    before(function () {
+      helm(
+        'install',
+        release,
+        CHART,
+        '--namespace',
+        release,
+        '--create-namespace',
+        `--kubeconfig=${kubeconfigPath()}`,
+        // kwok runs no container; keep the Deployment's simulated pods from churning.
+        '--set-string',
+        'podAnnotations.sim\\.mapreduce\\.dev/never-finish=true',
+      );
+      const token = kubectl('create', 'token', `${release}-mapreduce-operator`, '-n', release).trim();
+      const admin = new KubeConfig();
+      admin.loadFromFile(kubeconfigPath());
+      const cluster = admin.getCurrentCluster()!;
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [cluster],
+        users: [{ name: 'operator', token }],
+        contexts: [{ name: 'operator', cluster: cluster.name, user: 'operator' }],
+        currentContext: 'operator',
+      });
+      tokenKubeconfig = path.join(mkdtempSync(path.join(tmpdir(), 'sa-')), 'kubeconfig');
+      writeFileSync(tokenKubeconfig, kc.exportConfig());
+    });
+
+    after(async function () {
+      await operator?.kill();
+      helm('uninstall', release, '--namespace', release, `--kubeconfig=${kubeconfigPath()}`);
+      kubectl('delete', 'namespace', release, '--wait=false');
+    });
+
+    it('installed the release', function () {
+      const deployment = load(
+        kubectl('get', 'deployment', `${release}-mapreduce-operator`, '-n', release, '-o', 'yaml'),
+      ) as V1Deployment;
+      expect(deployment.spec?.replicas).to.equal(2);
+    });
+
+    it('runs a job with nothing but the installed ServiceAccount’s token', async function () {
+      operator = await startOperator(ns.name, [
+        `--kubeconfig=${tokenKubeconfig}`,
+        '--leader-elect',
+        `--leader-election-namespace=${release}`,
+        `--leader-election-id=${release}-test-leader`,
+      ]);
+      await createJob(
+        ns.name,
+        makeJob('rbac')
+          .items(['a', 'b', { sim: { failAttempts: 1 } }])
+          .reduce('ok')
+          .obj(),
+      );
+      const job = await waitForPhase(ns.name, 'rbac', ['Succeeded', 'Failed']);
+      expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 3, retries: 1, result: 'ok' });
+      expect(operator.logs.filter((l) => (l.level as number) >= 50)).to.deep.equal([]);
+    });
+
+    const reviews: { what: string; attrs: Record<string, string>; allowed: boolean }[] = [
+      { what: 'create pods', attrs: { verb: 'create', resource: 'pods' }, allowed: true },
+      {
+        what: 'update a job’s status',
+        attrs: { verb: 'update', group: 'mapreduce.dev', resource: 'mapreducejobs', subresource: 'status' },
+        allowed: true,
+      },
+      {
+        what: 'read the kube-system namespace',
+        attrs: { verb: 'get', resource: 'namespaces', name: 'kube-system' },
+        allowed: true,
+      },
+      { what: 'read Secrets', attrs: { verb: 'get', resource: 'secrets' }, allowed: false },
+      {
+        what: 'change a job’s spec',
+        attrs: { verb: 'update', group: 'mapreduce.dev', resource: 'mapreducejobs' },
+        allowed: false,
+      },
+      { what: 'delete ConfigMaps', attrs: { verb: 'delete', resource: 'configmaps' }, allowed: false },
+      { what: 'list nodes', attrs: { verb: 'list', resource: 'nodes' }, allowed: false },
+      {
+        what: 'read another namespace object',
+        attrs: { verb: 'get', resource: 'namespaces', name: 'default' },
+        allowed: false,
+      },
+      {
+        what: 'exec into pods',
+        attrs: { verb: 'create', resource: 'pods', subresource: 'exec' },
+        allowed: false,
+      },
+    ];
+    for (const r of reviews) {
+      it(`${r.allowed ? 'may' : 'may not'} ${r.what}`, async function () {
+        const kc = new KubeConfig();
+        kc.loadFromFile(tokenKubeconfig);
+        const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { namespace: ns.name, ...r.attrs } } },
+        });
+        expect(review.status?.allowed ?? false).to.equal(r.allowed);
+      });
+    }
+  });
+});
