@@ -15,6 +15,7 @@ import {
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { ConfigError } from '../config.js';
 import { SECONDS_METRICS } from './metricnames.js';
+import { exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
 import { INSTRUMENTATION_SCOPE } from './names.js';
 
 /** The OTLP push interval without OTEL_METRIC_EXPORT_INTERVAL (the SDK's default). */
@@ -35,27 +36,16 @@ export interface MetricsInput {
   version: string;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) === 0)
-    throw new ConfigError(`${name}: "${raw}" must be a positive whole number`);
-  return Number(raw);
-}
-
 /** Push exporters named by OTEL_METRICS_EXPORTER (otlp by default, only with an endpoint; console; none). */
 export function pushExportersFromEnv(env: NodeJS.ProcessEnv): {
   exporters: PushMetricExporter[];
   described: string[];
 } {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return { exporters: [], described: [] };
+  if (sdkDisabled(env)) return { exporters: [], described: [] };
   const exporters: PushMetricExporter[] = [];
   const described: string[] = [];
-  const names = (env.OTEL_METRICS_EXPORTER ?? 'otlp')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s !== '');
-  for (const name of new Set(names)) {
+  const names = exporterNames(env, 'METRICS');
+  for (const name of names) {
     switch (name) {
       case 'none':
       case 'prometheus': // the pull endpoint, configured by --metrics-port
@@ -65,21 +55,16 @@ export function pushExportersFromEnv(env: NodeJS.ProcessEnv): {
         described.push('console');
         break;
       case 'otlp': {
-        const endpoint = env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
-        if (!endpoint) break;
-        const protocol = (
-          env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ??
-          env.OTEL_EXPORTER_OTLP_PROTOCOL ??
-          'grpc'
-        ).trim();
-        if (protocol === 'grpc') exporters.push(new GrpcMetricExporter());
-        else if (protocol === 'http/protobuf') exporters.push(new HttpProtoMetricExporter());
-        else if (protocol === 'http/json') exporters.push(new HttpJsonMetricExporter());
-        else
-          throw new ConfigError(
-            `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported; use grpc, http/protobuf or http/json`,
-          );
-        described.push(`otlp ${protocol} to ${endpoint}`);
+        const target = otlpTarget(env, 'METRICS');
+        if (!target) break;
+        exporters.push(
+          target.protocol === 'grpc'
+            ? new GrpcMetricExporter()
+            : target.protocol === 'http/protobuf'
+              ? new HttpProtoMetricExporter()
+              : new HttpJsonMetricExporter(),
+        );
+        described.push(`otlp ${target.protocol} to ${target.endpoint}`);
         break;
       }
       default:

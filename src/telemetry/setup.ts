@@ -11,6 +11,7 @@ import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { ConfigError } from '../config.js';
 import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
 import { EXPORT_BATCH_SIZE, EXPORT_RETRY_DEADLINE_MS } from './exporter.js';
+import { exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
 import { samplerRatioFromEnv } from './sampling.js';
 
 /** Longest wait for the cluster uid at startup; detection never holds the operator back longer. */
@@ -27,33 +28,17 @@ export interface TracingSetup {
   description: string;
 }
 
-function isTrue(value: string | undefined): boolean {
-  return value?.trim().toLowerCase() === 'true';
-}
-
 /** Reads OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,PROTOCOL}, OTEL_TRACES_SAMPLER[_ARG]. */
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) === 0)
-    throw new ConfigError(`${name}: "${raw}" must be a positive whole number`);
-  return Number(raw);
-}
-
 export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
   const defaultRatio = samplerRatioFromEnv(env);
   const batchSize = positiveInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', EXPORT_BATCH_SIZE);
   const exportTimeoutMs = positiveInt(env, 'OTEL_BSP_EXPORT_TIMEOUT', EXPORT_RETRY_DEADLINE_MS);
   const base = { defaultRatio, batchSize, exportTimeoutMs };
-  if (isTrue(env.OTEL_SDK_DISABLED))
-    return { ...base, exporters: [], description: 'tracing off: OTEL_SDK_DISABLED=true' };
-  const names = (env.OTEL_TRACES_EXPORTER ?? 'otlp')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s !== '');
+  if (sdkDisabled(env)) return { ...base, exporters: [], description: 'tracing off: OTEL_SDK_DISABLED=true' };
+  const names = exporterNames(env, 'TRACES');
   const exporters: SpanExporter[] = [];
   const described: string[] = [];
-  for (const name of new Set(names)) {
+  for (const name of names) {
     switch (name) {
       case 'none':
         break;
@@ -62,24 +47,19 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
         described.push('console');
         break;
       case 'otlp': {
-        const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
-        if (!endpoint) {
+        const target = otlpTarget(env, 'TRACES');
+        if (!target) {
           described.push('otlp skipped: no OTEL_EXPORTER_OTLP_ENDPOINT');
           break;
         }
-        const protocol = (
-          env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
-          env.OTEL_EXPORTER_OTLP_PROTOCOL ??
-          'grpc'
-        ).trim();
-        if (protocol === 'grpc') exporters.push(new GrpcTraceExporter());
-        else if (protocol === 'http/protobuf') exporters.push(new HttpProtoTraceExporter());
-        else if (protocol === 'http/json') exporters.push(new HttpJsonTraceExporter());
-        else
-          throw new ConfigError(
-            `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported; use grpc, http/protobuf or http/json`,
-          );
-        described.push(`otlp ${protocol} to ${endpoint}`);
+        exporters.push(
+          target.protocol === 'grpc'
+            ? new GrpcTraceExporter()
+            : target.protocol === 'http/protobuf'
+              ? new HttpProtoTraceExporter()
+              : new HttpJsonTraceExporter(),
+        );
+        described.push(`otlp ${target.protocol} to ${target.endpoint}`);
         break;
       }
       default:

@@ -1,0 +1,47 @@
+// Reading the standard OTEL_* variables the same way for traces and metrics.
+import { ConfigError } from '../config.js';
+
+export type Signal = 'TRACES' | 'METRICS';
+export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
+
+/** A positive whole-number variable, or its fallback when unset. */
+export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) === 0)
+    throw new ConfigError(`${name}: "${raw}" must be a positive whole number`);
+  return Number(raw);
+}
+
+/** The comma-separated exporter names of OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER (default otlp). */
+export function exporterNames(env: NodeJS.ProcessEnv, signal: Signal): Set<string> {
+  return new Set(
+    (env[`OTEL_${signal}_EXPORTER`] ?? 'otlp')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+  );
+}
+
+/** The signal's OTLP endpoint and protocol; undefined without an endpoint (OTLP export is then off). */
+export function otlpTarget(
+  env: NodeJS.ProcessEnv,
+  signal: Signal,
+): { endpoint: string; protocol: OtlpProtocol } | undefined {
+  const endpoint = env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`] ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!endpoint) return undefined;
+  const protocol = (
+    env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`] ??
+    env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+    'grpc'
+  ).trim();
+  if (protocol !== 'grpc' && protocol !== 'http/protobuf' && protocol !== 'http/json')
+    throw new ConfigError(
+      `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported; use grpc, http/protobuf or http/json`,
+    );
+  return { endpoint, protocol };
+}
+
+export function sdkDisabled(env: NodeJS.ProcessEnv): boolean {
+  return env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+}
