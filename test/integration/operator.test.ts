@@ -6,11 +6,11 @@ import {
   createJob,
   deleteJob,
   jobConfigMaps,
-  jobEvents,
   jobPods,
   jobResults,
   patchJobSpec,
   PodWatcher,
+  waitForEvent,
   waitForPhase,
 } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
@@ -61,7 +61,7 @@ describe('operator', function () {
     expect(watcher.maxActive).to.be.at.most(3);
     await waitFor('the job’s pods to be deleted', async () => (await jobPods(ns.name, 'wc')).length === 0);
     expect(watcher.duplicates()).to.deep.equal([]);
-    const reasons = (await jobEvents(ns.name, 'wc')).map((e) => e.reason);
+    const reasons = (await waitForEvent(ns.name, 'wc', 'Completed')).map((e) => e.reason);
     expect(reasons).to.include.members(['Started', 'Reducing', 'Completed']);
   });
 
@@ -165,7 +165,7 @@ describe('operator', function () {
         message: JSON.stringify(items[3]),
       },
     ]);
-    const reasons = (await jobEvents(ns.name, 'retry')).map((e) => e.reason);
+    const reasons = (await waitForEvent(ns.name, 'retry', 'Completed')).map((e) => e.reason);
     expect(reasons).to.include.members(['ItemRetried', 'ItemFailed', 'Completed']);
   });
 
@@ -219,7 +219,7 @@ describe('operator', function () {
       reason: 'InputNotFound',
       message: `spec.input.configMapRef: ConfigMap ${ns.name}/nope not found`,
     });
-    const events = await jobEvents(ns.name, 'missing');
+    const events = await waitForEvent(ns.name, 'missing', 'InputNotFound');
     expect(events.map((e) => [e.type, e.reason])).to.deep.include(['Warning', 'InputNotFound']);
     const good = await waitForPhase(ns.name, 'fine', ['Succeeded', 'Failed']);
     expect(good.status?.phase).to.equal('Succeeded');

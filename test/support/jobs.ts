@@ -94,6 +94,14 @@ export async function jobEvents(namespace: string, name: string): Promise<CoreV1
   ).items;
 }
 
+/** The job's Events once one has `reason`: Events are written just after the status write a test waits for. */
+export async function waitForEvent(namespace: string, name: string, reason: string): Promise<CoreV1Event[]> {
+  return waitFor(`a ${reason} event on ${name}`, async () => {
+    const events = await jobEvents(namespace, name);
+    return events.some((e) => e.reason === reason) ? events : undefined;
+  });
+}
+
 /** Watches a namespace's pods and keeps every name and UID it sees, and the most pods active at once. */
 export class PodWatcher {
   readonly uidsByName = new Map<string, Set<string>>();
