@@ -1,5 +1,6 @@
 // The input snapshot: a job's resolved items, written once into ConfigMaps it owns, so the items a job
 // runs cannot change under it (a ConfigMap input is mutable) and a restarted operator reads the same ones.
+import { ApiException } from '@kubernetes/client-node';
 import type { CoreV1Api, V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import { API_VERSION, KIND } from '../api/types.js';
@@ -99,7 +100,19 @@ export class ItemStore {
     const namespace = job.metadata.namespace!;
     const name = job.metadata.name!;
     const shards = shardItems(name, items);
-    await this.core.deleteCollectionNamespacedConfigMap({ namespace, labelSelector: itemsSelector(name) });
+    // A crash mid-write leaves a partial snapshot of immutable ConfigMaps: remove this job's (by owner uid).
+    const earlier = await this.core.listNamespacedConfigMap({
+      namespace,
+      labelSelector: itemsSelector(name),
+    });
+    for (const cm of earlier.items) {
+      if (!cm.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid)) continue;
+      try {
+        await this.core.deleteNamespacedConfigMap({ namespace, name: cm.metadata.name! });
+      } catch (err) {
+        if (!(err instanceof ApiException && err.code === 404)) throw err;
+      }
+    }
     for (const shard of shards) {
       await this.core.createNamespacedConfigMap({
         namespace,

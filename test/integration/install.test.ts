@@ -61,7 +61,11 @@ const JOB_RULES: V1PolicyRule[] = [
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['get', 'update', 'patch'] },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+  {
+    apiGroups: [''],
+    resources: ['configmaps'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+  },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
@@ -261,7 +265,11 @@ describe('install', function () {
         attrs: { verb: 'update', group: 'mapreduce.dev', resource: 'mapreducejobs' },
         allowed: false,
       },
-      { what: 'delete ConfigMaps', attrs: { verb: 'delete', resource: 'configmaps' }, allowed: false },
+      {
+        what: 'delete all ConfigMaps at once',
+        attrs: { verb: 'deletecollection', resource: 'configmaps' },
+        allowed: false,
+      },
       { what: 'list nodes', attrs: { verb: 'list', resource: 'nodes' }, allowed: false },
       {
         what: 'read another namespace object',
