@@ -68,6 +68,8 @@ export const ENV_NODE_NAME = 'MAPREDUCE_NODE_NAME';
 
 /** On a job: a traceparent its trace becomes a child of (like spec.telemetry.parentTraceparent). */
 export const ANNOTATION_PARENT_TRACEPARENT = 'mapreduce.dev/traceparent';
+/** On a job, beside a parent traceparent: the W3C tracestate that goes with it (to the pods' TRACESTATE). */
+export const ANNOTATION_PARENT_TRACESTATE = 'mapreduce.dev/tracestate';
 /** On a pod: the traceparent of its agent span, written before the pod exists. */
 export const ANNOTATION_POD_TRACEPARENT = 'mapreduce.dev/traceparent';
 

@@ -2,7 +2,12 @@
 // sampling decision and phase times are kept in its status, and whose spans are exported when their end is
 // recorded, with the times the cluster recorded. Nothing lives only in this process's memory.
 import { propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  TraceState,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
 import { EnvironmentSetter } from '@opentelemetry/propagator-env-carrier';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -15,6 +20,7 @@ import type { DurableSpanExporter } from './exporter.js';
 import { jobTraceId, spanId } from './ids.js';
 import {
   ANNOTATION_PARENT_TRACEPARENT,
+  ANNOTATION_PARENT_TRACESTATE,
   ANNOTATION_POD_TRACEPARENT,
   Attr,
   BaggageKey,
@@ -103,7 +109,13 @@ export class TracingHooks implements ControllerHooks {
           traceId,
         }),
       };
-      if (parent) status.trace.parentSpanID = parent.spanId;
+      if (parent) {
+        status.trace.parentSpanID = parent.spanId;
+        // Kept as the W3C rules allow (entries that break them are dropped), passed on as TRACESTATE.
+        const traceState = job.metadata.annotations?.[ANNOTATION_PARENT_TRACESTATE];
+        const serialized = traceState ? new TraceState(traceState).serialize() : '';
+        if (serialized) status.trace.traceState = serialized;
+      }
     }
     const t = status.trace;
     if (status.phase === 'Reducing' && prevPhase !== 'Reducing' && !t.mapEndTime)

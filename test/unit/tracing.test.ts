@@ -237,6 +237,16 @@ describe('tracing hooks', function () {
     expect(job.spanContext().traceId).to.equal('ab'.repeat(16));
     expect(job.parentSpanContext?.spanId).to.equal('cd'.repeat(8));
 
+    const withState = new Harness(
+      makeJob('wc')
+        .items(['a'])
+        .annotate('mapreduce.dev/traceparent', parent)
+        .annotate('mapreduce.dev/tracestate', 'ci=build-42,vendor=x'),
+    );
+    await withState.reconcile(at(0));
+    expect(withState.created[0]!.env.TRACESTATE).to.equal('ci=build-42,vendor=x');
+    expect(withState.created[0]!.env.TRACEPARENT).to.match(new RegExp(`^00-${'ab'.repeat(16)}-`));
+
     const bad = new Harness(makeJob('wc').items(['a']).telemetry({ parentTraceparent: '00-xyz-01' }));
     await bad.reconcile(at(0));
     expect(bad.events).to.include('InvalidTraceparent');
