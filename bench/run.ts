@@ -78,6 +78,8 @@ async function runMapReduceJob(w: Workload): Promise<{ seconds: number; peakMb: 
   const proc = spawn(
     process.execPath,
     [
+      // BENCH_NODE_OPTIONS, e.g. --max-old-space-size=128, to see how much of the peak is collectable garbage.
+      ...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
       path.join(REPO_ROOT, 'dist', 'main.js'),
       `--kubeconfig=${kubeconfigPath()}`,
       `--namespace=${ns}`,
