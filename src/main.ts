@@ -1,8 +1,10 @@
 // Entry point: `node dist/main.js [flags]` runs the operator.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
+import { PooledKubeConfig } from './kubeconfig.js';
 import { ConfigError, parseConfig, telemetryEnv, usage } from './config.js';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
@@ -29,7 +31,7 @@ async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
 }
 
 function loadKubeConfig(config: OperatorConfig): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault(); // in-cluster when running in a pod, else ~/.kube/config
   return kc;

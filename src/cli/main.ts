@@ -2,7 +2,8 @@
 // kubectl-mapreduce: a job's status, dead-letter list, results and trace waterfall in the terminal.
 // On PATH as `kubectl-mapreduce`, kubectl runs it as `kubectl mapreduce ...`.
 import { parseArgs } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../kubeconfig.js';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { MapReduceJob } from '../api/types.js';
@@ -141,7 +142,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
   if (!command || !['status', 'failed', 'results', 'trace'].includes(command))
     throw new CliError(`${command ? `unknown command "${command}"` : 'a command is needed'}\n\n${USAGE}`);
   if (!name) throw new CliError(`${command}: which job? (kubectl mapreduce ${command} <job>)`);
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();
   const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
