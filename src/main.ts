@@ -32,8 +32,17 @@ async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
 
 function loadKubeConfig(config: OperatorConfig): KubeConfig {
   const kc = new PooledKubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault(); // in-cluster when running in a pod, else ~/.kube/config
+  try {
+    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+    else kc.loadFromDefault(); // in-cluster when running in a pod, else ~/.kube/config
+  } catch (err) {
+    const what = config.kubeconfig ? `--kubeconfig ${config.kubeconfig}` : 'the default kubeconfig';
+    throw new ConfigError(`cannot load ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!kc.getCurrentCluster())
+    throw new ConfigError(
+      'no cluster: the kubeconfig has no current context (and this is not a pod in a cluster)',
+    );
   return kc;
 }
 
@@ -53,7 +62,15 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger(config.logLevel);
-  const kc = loadKubeConfig(config);
+  let kc: KubeConfig;
+  try {
+    kc = loadKubeConfig(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    log.fatal(err.message);
+    process.stderr.write(`mapreduce-operator: ${err.message}\n`);
+    process.exit(2);
+  }
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const otelEnv = telemetryEnv(config, process.env);
   Object.assign(process.env, otelEnv); // the OTLP exporters read their settings from process.env
