@@ -154,7 +154,8 @@ describe('operator', function () {
       completedIndexes: '0-1',
       failedIndexes: '2-3',
     });
-    expect(job.status?.failedItemDetails).to.deep.equal([
+    // Newest last, and the two items fail at about the same time: compare in index order.
+    expect([...(job.status?.failedItemDetails ?? [])].sort((a, b) => a.index - b.index)).to.deep.equal([
       { index: 2, id: '2', attempts: 2, reason: 'exit code 3', exitCode: 3, message: 'cannot parse' },
       {
         index: 3,
