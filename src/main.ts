@@ -18,7 +18,6 @@ import { TracingHooks } from './telemetry/tracing.js';
 import { combineHooks } from './controller/hooks.js';
 import { MetricsHooks } from './telemetry/metrics.js';
 import { setUpMetrics } from './telemetry/metricsetup.js';
-import type { MetricsSetup } from './telemetry/metricsetup.js';
 import type { ControllerHooks } from './controller/hooks.js';
 
 const VERSION = (
@@ -62,28 +61,11 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger(config.logLevel);
-  let kc: KubeConfig;
-  try {
-    kc = loadKubeConfig(config);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    log.fatal(err.message);
-    process.stderr.write(`mapreduce-operator: ${err.message}\n`);
-    process.exit(2);
-  }
+  const kc = loadKubeConfig(config);
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const otelEnv = telemetryEnv(config, process.env);
   Object.assign(process.env, otelEnv); // the OTLP exporters read their settings from process.env
-  let tracing: ReturnType<typeof tracingFromEnv>;
-  try {
-    tracing = tracingFromEnv(otelEnv);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`mapreduce-operator: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const tracing = tracingFromEnv(otelEnv);
   log.info(tracing.description);
   const exporter = new DurableSpanExporter(tracing.exporters, {
     batchSize: tracing.batchSize,
@@ -108,21 +90,12 @@ async function main(): Promise<void> {
     );
   }
   // Metrics wait for the resource (at most CLUSTER_UID_TIMEOUT_MS) so every point carries it.
-  let metrics: MetricsSetup;
-  try {
-    metrics = setUpMetrics({
-      env: otelEnv,
-      prometheusPort: config.metricsPort,
-      resource: await resource,
-      version: VERSION,
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`mapreduce-operator: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const metrics = setUpMetrics({
+    env: otelEnv,
+    prometheusPort: config.metricsPort,
+    resource: await resource,
+    version: VERSION,
+  });
   log.info(metrics.description);
   const built: { controller?: Controller } = {}; // the gauges read the controller built below
   if (metrics.meters.length > 0) {
@@ -176,6 +149,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // Bad configuration (a flag, an OTEL_* variable, the kubeconfig) is one line and exit 2, not a stack trace.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`mapreduce-operator: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(
     `mapreduce-operator: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );

@@ -280,9 +280,7 @@ export class Controller {
       ),
     );
 
-    await this.writeStatus(job, state.status, log);
-    this.hooks.statusWritten(record);
-    for (const event of state.events) await this.events.record(job, event);
+    await this.commit(record, log);
     if (state.finished && job.spec.ttlSecondsAfterFinished !== undefined)
       return job.spec.ttlSecondsAfterFinished * 1000;
     if (managed.createError) throw managed.createError;
@@ -291,6 +289,15 @@ export class Controller {
 
   /** Current values for the gauges, from the caches alone (so they are right after a restart). */
   gauges(): ControllerGauges {
+    // One pass over the pod cache, grouped by owning job: a scrape must not cost jobs × pods.
+    const podsByOwner = new Map<string, V1Pod[]>();
+    for (const pod of this.pods.list()) {
+      const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
+      if (!owner) continue;
+      const list = podsByOwner.get(owner) ?? [];
+      list.push(pod);
+      podsByOwner.set(owner, list);
+    }
     const jobs: JobGauge[] = [];
     for (const job of this.jobs.list()) {
       const status = job.status ?? {};
@@ -299,7 +306,7 @@ export class Controller {
       const failed = parseIndexRanges(status.failedIndexes ?? '');
       let active = 0;
       const started = new Set<number>();
-      for (const pod of this.ownedPods(job)) {
+      for (const pod of podsByOwner.get(job.metadata.uid!) ?? []) {
         const o = observePod(pod);
         if (!o) continue;
         if (o.state === 'active') active++;
@@ -385,9 +392,14 @@ export class Controller {
     const record: ReconcileRecord = { job, status, finished: [], itemId: () => undefined, now, events };
     this.hooks.decorateStatus(record);
     await this.hooks.recordFinished(record);
-    await this.writeStatus(job, status, log);
+    await this.commit(record, log);
+  }
+
+  /** The end of every reconcile that records something: the one status write, then its hooks and Events. */
+  private async commit(record: ReconcileRecord, log: Logger): Promise<void> {
+    await this.writeStatus(record.job, record.status, log);
     this.hooks.statusWritten(record);
-    for (const event of events) await this.events.record(job, event);
+    for (const event of record.events) await this.events.record(record.job, event);
   }
 
   /** One status write per reconcile, with the resourceVersion read: a conflict means the cache was stale. */

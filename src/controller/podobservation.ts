@@ -26,7 +26,8 @@ function parseNonNegativeInt(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function toDate(value: Date | string | undefined): Date | undefined {
+/** A Kubernetes timestamp (the client gives Date or string) as a Date; undefined when absent or invalid. */
+export function toDate(value: Date | string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const d = value instanceof Date ? value : new Date(value);
   return Number.isNaN(d.getTime()) ? undefined : d;

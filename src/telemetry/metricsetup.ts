@@ -15,7 +15,7 @@ import {
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { ConfigError } from '../config.js';
 import { SECONDS_METRICS } from './metricnames.js';
-import { exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
+import { byProtocol, exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
 import { INSTRUMENTATION_SCOPE } from './names.js';
 
 /** The OTLP push interval without OTEL_METRIC_EXPORT_INTERVAL (the SDK's default). */
@@ -58,11 +58,11 @@ export function pushExportersFromEnv(env: NodeJS.ProcessEnv): {
         const target = otlpTarget(env, 'METRICS');
         if (!target) break;
         exporters.push(
-          target.protocol === 'grpc'
-            ? new GrpcMetricExporter()
-            : target.protocol === 'http/protobuf'
-              ? new HttpProtoMetricExporter()
-              : new HttpJsonMetricExporter(),
+          byProtocol<PushMetricExporter>(target.protocol, {
+            grpc: () => new GrpcMetricExporter(),
+            'http/protobuf': () => new HttpProtoMetricExporter(),
+            'http/json': () => new HttpJsonMetricExporter(),
+          }),
         );
         described.push(`otlp ${target.protocol} to ${target.endpoint}`);
         break;

@@ -45,3 +45,8 @@ export function otlpTarget(
 export function sdkDisabled(env: NodeJS.ProcessEnv): boolean {
   return env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
 }
+
+/** The exporter for an OTLP protocol, from one constructor per protocol. */
+export function byProtocol<T>(protocol: OtlpProtocol, make: Record<OtlpProtocol, () => T>): T {
+  return make[protocol]();
+}

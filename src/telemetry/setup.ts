@@ -11,7 +11,7 @@ import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { ConfigError } from '../config.js';
 import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
 import { EXPORT_BATCH_SIZE, EXPORT_RETRY_DEADLINE_MS } from './exporter.js';
-import { exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
+import { byProtocol, exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
 import { samplerRatioFromEnv } from './sampling.js';
 
 /** Longest wait for the cluster uid at startup; detection never holds the operator back longer. */
@@ -53,11 +53,11 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
           break;
         }
         exporters.push(
-          target.protocol === 'grpc'
-            ? new GrpcTraceExporter()
-            : target.protocol === 'http/protobuf'
-              ? new HttpProtoTraceExporter()
-              : new HttpJsonTraceExporter(),
+          byProtocol<SpanExporter>(target.protocol, {
+            grpc: () => new GrpcTraceExporter(),
+            'http/protobuf': () => new HttpProtoTraceExporter(),
+            'http/json': () => new HttpJsonTraceExporter(),
+          }),
         );
         described.push(`otlp ${target.protocol} to ${target.endpoint}`);
         break;

@@ -8,6 +8,7 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import type { V1Pod } from '@kubernetes/client-node';
 import { PHASE_MAP } from '../api/constants.js';
 import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
+import { toDate } from '../controller/podobservation.js';
 import type { PodObservation } from '../controller/podobservation.js';
 import { spanId } from './ids.js';
 import type { SpanKey } from './ids.js';
@@ -64,12 +65,6 @@ export function spanContextOf(jt: JobTrace, key: SpanKey): SpanContext {
 
 function hr(d: Date): HrTime {
   return millisToHrTime(d.getTime());
-}
-
-function toDate(value: Date | string | undefined): Date | undefined {
-  if (value === undefined) return undefined;
-  const d = value instanceof Date ? value : new Date(value);
-  return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
 interface SpanParts {

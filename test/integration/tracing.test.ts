@@ -98,6 +98,20 @@ describe('tracing', function () {
     };
   }
 
+  /** Waits for a fiftyItemJob to end as it must, then for its whole trace in Jaeger. */
+  async function finishedFiftyItemTrace(name: string): Promise<{ job: MapReduceJob; trace: JaegerTrace }> {
+    const job = await waitForPhase(ns.name, name, ['Succeeded', 'Failed'], 120_000);
+    expect(job.status).to.deep.include({
+      phase: 'Succeeded',
+      succeededItems: 48,
+      failedItems: 2,
+      retries: 7,
+    });
+    // 1 job + 1 map + 1 reduce span, one per map attempt (50 items + 7 retries), one reduce attempt.
+    const trace = await jaeger.waitForTrace(job.status!.traceID!, 3 + 50 + 7 + 1);
+    return { job, trace };
+  }
+
   async function start(): Promise<OperatorProcess> {
     const op = await startOperator(ns.name, [], STARTED, otelEnv());
     operators.push(op);
@@ -107,14 +121,7 @@ describe('tracing', function () {
   it('makes a 50-item job with retries and failures one complete trace', async function () {
     const op = await start();
     await createJob(ns.name, fiftyItemJob('fifty'));
-    const job = await waitForPhase(ns.name, 'fifty', ['Succeeded', 'Failed'], 120_000);
-    expect(job.status).to.deep.include({
-      phase: 'Succeeded',
-      succeededItems: 48,
-      failedItems: 2,
-      retries: 7,
-    });
-    const trace = await jaeger.waitForTrace(job.status!.traceID!, 3 + 50 + 7 + 1);
+    const { job, trace } = await finishedFiftyItemTrace('fifty');
     const agents = expectCompleteTrace(trace, job);
 
     const failed = agents.filter((s) => tag(s, 'error') === true);
@@ -196,14 +203,7 @@ describe('tracing', function () {
       await op.kill();
       op = await start();
     }
-    const job = await waitForPhase(ns.name, 'crashy', ['Succeeded', 'Failed'], 120_000);
-    expect(job.status).to.deep.include({
-      phase: 'Succeeded',
-      succeededItems: 48,
-      failedItems: 2,
-      retries: 7,
-    });
-    const trace = await jaeger.waitForTrace(job.status!.traceID!, 3 + 50 + 7 + 1);
+    const { job, trace } = await finishedFiftyItemTrace('crashy');
     expectCompleteTrace(trace, job);
   });
 
