@@ -7,18 +7,36 @@ export const RATE_LIMIT_BASE_MS = 100;
 /** Cap for the per-key exponential backoff: a broken job is retried at least this often. */
 export const RATE_LIMIT_MAX_MS = 5 * 60 * 1000;
 
+/** A pending delayed call that can be called off. */
+export interface ScheduledCall {
+  cancel(): void;
+}
+
+/** Runs fn once after delayMs; injected so tests can see and fire the delays the queue asks for. */
+export type Schedule = (fn: () => void, delayMs: number) => ScheduledCall;
+
+/** The real timer, unref'd so a pending retry does not keep the process alive. */
+export const scheduleTimeout: Schedule = (fn, delayMs) => {
+  const timer = setTimeout(fn, delayMs);
+  timer.unref();
+  return { cancel: () => clearTimeout(timer) };
+};
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, ScheduledCall>();
   private readonly addedAt = new Map<string, number>();
   private waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly schedule: Schedule = scheduleTimeout,
+  ) {}
 
   add(key: string): void {
     if (this.shuttingDown) return;
@@ -39,18 +57,21 @@ export class WorkQueue {
     }
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  /**
+   * Adds the key after a delay. A later delay for the same key replaces a pending one, even a shorter one;
+   * a delay <= 0 adds the key at once and leaves a pending delay in place.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
-    const existing = this.timers.get(key);
-    if (existing) clearTimeout(existing);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, delayMs);
-    timer.unref();
-    this.timers.set(key, timer);
+    this.timers.get(key)?.cancel();
+    this.timers.set(
+      key,
+      this.schedule(() => {
+        this.timers.delete(key);
+        this.add(key);
+      }, delayMs),
+    );
   }
 
   addRateLimited(key: string): void {
@@ -97,7 +118,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.shuttingDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     for (const w of this.waiters) w(undefined);
     this.waiters = [];

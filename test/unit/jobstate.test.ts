@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
 import { computeJobState } from '../../src/controller/jobstate.js';
-import type { ControllerOptions, JobState } from '../../src/controller/jobstate.js';
+import type { ControllerOptions, JobState, JobStateInput } from '../../src/controller/jobstate.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod, reducePod } from '../support/podstates.js';
@@ -18,17 +18,58 @@ interface Case {
   now?: Date;
   expect: {
     phase: string;
-    create?: string[];
-    delete?: string[];
+    create: string[];
+    /** Pod names, sorted. */
+    delete: string[];
     status?: Partial<MapReduceJobStatus>;
-    results?: Record<number, string>;
-    events?: string[];
+    results: Record<number, string>;
+    events: string[];
+    /** `<pod> <state>[ final][ endedWithJob]`, in the order the state reports them. */
+    finishedAttempts: string[];
     requeueAfterMs?: number;
   };
 }
 
 function describeCreate(state: JobState): string[] {
   return state.create.map((c) => (c.phase === 'map' ? `map ${c.index}/${c.attempt}` : `reduce ${c.attempt}`));
+}
+
+function describeFinishedAttempts(state: JobState): string[] {
+  return state.finishedAttempts.map(
+    (f) =>
+      `${f.observation.name} ${f.observation.state}${f.final ? ' final' : ''}${f.endedWithJob ? ' endedWithJob' : ''}`,
+  );
+}
+
+/** A fresh input for the case, sharing nothing with the table or with other inputs. */
+function inputFor(tc: Case): JobStateInput {
+  const job = tc.job.obj();
+  job.metadata = { ...job.metadata, namespace: 'ns', uid: 'uid-1', generation: 1 };
+  if (tc.status) job.status = structuredClone(tc.status);
+  return {
+    job,
+    totalItems: tc.total,
+    itemId: (i) => `id-${i}`,
+    pods: structuredClone(tc.pods ?? []),
+    now: new Date((tc.now ?? at(0)).getTime()),
+    options: { ...OPTIONS },
+  };
+}
+
+/** Freezes every object and array reachable from value, so any write to it throws (modules are strict). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** The input's data (all but functions such as itemId), deep-copied: Dates, which freezing cannot protect, included. */
+function snapshot(input: JobStateInput): unknown {
+  return structuredClone(
+    Object.fromEntries(Object.entries(input).filter(([, v]) => typeof v !== 'function')),
+  );
 }
 
 const cases: Case[] = [
@@ -39,6 +80,8 @@ const cases: Case[] = [
     expect: {
       phase: 'Running',
       create: ['map 0/0', 'map 1/0'],
+      delete: [],
+      results: {},
       status: {
         activeItems: 0,
         succeededItems: 0,
@@ -47,6 +90,7 @@ const cases: Case[] = [
         startTime: at(0).toISOString(),
       },
       events: ['Started'],
+      finishedAttempts: [],
     },
   },
   {
@@ -61,6 +105,8 @@ const cases: Case[] = [
       delete: [],
       results: { 0: '"a"' },
       status: { activeItems: 1, succeededItems: 1, completedIndexes: '0' },
+      events: [],
+      finishedAttempts: ['wc-0-0 succeeded final'],
     },
   },
   {
@@ -75,6 +121,8 @@ const cases: Case[] = [
       delete: ['wc-0-0'],
       results: {},
       status: { activeItems: 1, succeededItems: 1 },
+      events: [],
+      finishedAttempts: [],
     },
   },
   {
@@ -84,7 +132,14 @@ const cases: Case[] = [
     total: 1,
     pods: [mapPod(0, 1).failed(1, 'Error', at(10)).obj()],
     now: at(12),
-    expect: { phase: 'Running', create: ['map 0/2'], delete: [], events: ['ItemRetried'] },
+    expect: {
+      phase: 'Running',
+      create: ['map 0/2'],
+      delete: [],
+      results: {},
+      events: ['ItemRetried'],
+      finishedAttempts: [],
+    },
   },
   {
     name: 'a failed attempt waits out its backoff (base × 2^attempt)',
@@ -93,7 +148,36 @@ const cases: Case[] = [
     total: 1,
     pods: [mapPod(0, 1).failed(1, 'Error', at(10)).obj()],
     now: at(11),
-    expect: { phase: 'Running', create: [], requeueAfterMs: 1000 },
+    expect: {
+      phase: 'Running',
+      create: [],
+      delete: [],
+      results: {},
+      events: [],
+      finishedAttempts: [],
+      requeueAfterMs: 1000,
+    },
+  },
+  {
+    name: 'an item retried after a failure and then succeeded reports both attempts, the success as final',
+    job: makeJob('wc').items(['a', 'b']),
+    status: { phase: 'Running', startTime: at(0).toISOString() },
+    total: 2,
+    pods: [
+      mapPod(1).running().obj(),
+      mapPod(0, 1).succeeded('"a"', at(4)).obj(),
+      mapPod(0, 0).failed(1, 'Error', at(2)).obj(),
+    ],
+    now: at(5),
+    expect: {
+      phase: 'Running',
+      create: [],
+      delete: [],
+      results: { 0: '"a"' },
+      status: { activeItems: 1, succeededItems: 1, completedIndexes: '0', retries: 1 },
+      events: [],
+      finishedAttempts: ['wc-0-0 failed', 'wc-0-1 succeeded final'],
+    },
   },
   {
     name: 'an item that exhausts its retries fails the job under the default policy',
@@ -110,6 +194,7 @@ const cases: Case[] = [
       phase: 'Failed',
       create: [],
       delete: ['wc-1-0'],
+      results: {},
       status: {
         failedItems: 1,
         failedIndexes: '0',
@@ -119,6 +204,41 @@ const cases: Case[] = [
         failedItemDetails: [{ index: 0, id: 'id-0', attempts: 2, reason: 'OOMKilled', exitCode: 137 }],
       },
       events: ['ItemFailed', 'FailedItemsExceeded'],
+      finishedAttempts: ['wc-0-0 failed', 'wc-0-1 failed final', 'wc-1-0 active endedWithJob'],
+    },
+  },
+  {
+    name: 'a job failed by its failure policy ends running attempts and waiting retries with it',
+    job: makeJob('wc').items(['a', 'b', 'c']).backoffLimitPerItem(1),
+    status: { phase: 'Running', startTime: at(0).toISOString() },
+    total: 3,
+    pods: [
+      mapPod(0, 0).failed(1).obj(),
+      mapPod(0, 1).failed(1, 'Error', at(3)).obj(),
+      mapPod(1, 0).failed(1, 'Error', at(4.5)).obj(), // its retry is due at 5.5 s
+      mapPod(2).running().obj(),
+    ],
+    now: at(5),
+    expect: {
+      phase: 'Failed',
+      create: [],
+      delete: ['wc-2-0'],
+      results: {},
+      status: {
+        failedItems: 1,
+        failedIndexes: '0',
+        retries: 1,
+        activeItems: 0,
+        completionTime: at(5).toISOString(),
+        failedItemDetails: [{ index: 0, id: 'id-0', attempts: 2, reason: 'exit code 1', exitCode: 1 }],
+      },
+      events: ['ItemFailed', 'FailedItemsExceeded'],
+      finishedAttempts: [
+        'wc-0-0 failed',
+        'wc-0-1 failed final',
+        'wc-1-0 failed endedWithJob',
+        'wc-2-0 active endedWithJob',
+      ],
     },
   },
   {
@@ -130,10 +250,51 @@ const cases: Case[] = [
     expect: {
       phase: 'Running',
       create: ['map 1/0', 'map 2/0', 'map 3/0'],
+      delete: [],
+      results: {},
       status: {
         failedItems: 1,
         failedItemDetails: [{ index: 0, id: 'id-0', attempts: 1, reason: 'DeadlineExceeded', exitCode: 2 }],
       },
+      events: ['ItemFailed'],
+      finishedAttempts: ['wc-0-0 failed final'],
+    },
+  },
+  {
+    name: 'an item failing for good within the policy reports all its failed attempts; the dead-letter list grows',
+    job: makeJob('wc').items(['a', 'b', 'c', 'd']).backoffLimitPerItem(2).maxFailedItems(2),
+    status: {
+      phase: 'Running',
+      startTime: at(0).toISOString(),
+      failedIndexes: '3',
+      failedItems: 1,
+      retries: 2,
+      failedItemDetails: [{ index: 3, id: 'id-3', attempts: 3, reason: 'Evicted' }],
+    },
+    total: 4,
+    pods: [
+      mapPod(0, 0).failed(1).obj(),
+      mapPod(0, 1).failed(1).obj(),
+      mapPod(0, 2).failed(1).obj(),
+      mapPod(3, 2).failed(1).podReason('Evicted').obj(), // recorded; the newest failed pod, kept
+    ],
+    now: at(5),
+    expect: {
+      phase: 'Running',
+      create: ['map 1/0', 'map 2/0'],
+      delete: [],
+      results: {},
+      status: {
+        failedItems: 2,
+        failedIndexes: '0,3',
+        retries: 4,
+        failedItemDetails: [
+          { index: 3, id: 'id-3', attempts: 3, reason: 'Evicted' },
+          { index: 0, id: 'id-0', attempts: 3, reason: 'exit code 1', exitCode: 1 },
+        ],
+      },
+      events: ['ItemFailed'],
+      finishedAttempts: ['wc-0-0 failed', 'wc-0-1 failed', 'wc-0-2 failed final'],
     },
   },
   {
@@ -142,7 +303,53 @@ const cases: Case[] = [
     status: { phase: 'Running', startTime: at(0).toISOString() },
     total: 3,
     pods: [mapPod(0).running().obj()],
-    expect: { phase: 'Suspended', create: [], delete: [], status: { activeItems: 1 }, events: ['Suspended'] },
+    expect: {
+      phase: 'Suspended',
+      create: [],
+      delete: [],
+      results: {},
+      status: { activeItems: 1 },
+      events: ['Suspended'],
+      finishedAttempts: [],
+    },
+  },
+  {
+    name: 'a resumed job starts its items and says so',
+    job: makeJob('wc').items(['a', 'b']),
+    status: {
+      phase: 'Suspended',
+      conditions: [
+        {
+          type: 'Suspended',
+          status: 'True',
+          reason: 'Suspended',
+          message: 'job suspended: no new pods are created',
+          lastTransitionTime: at(0).toISOString(),
+        },
+      ],
+    },
+    total: 2,
+    now: at(7),
+    expect: {
+      phase: 'Running',
+      create: ['map 0/0', 'map 1/0'],
+      delete: [],
+      results: {},
+      status: {
+        startTime: at(7).toISOString(),
+        conditions: [
+          {
+            type: 'Suspended',
+            status: 'False',
+            reason: 'Resumed',
+            message: 'job resumed',
+            lastTransitionTime: at(7).toISOString(),
+          },
+        ],
+      },
+      events: ['Resumed', 'Started'],
+      finishedAttempts: [],
+    },
   },
   {
     name: 'the map phase done, the reduce pod is created',
@@ -153,9 +360,11 @@ const cases: Case[] = [
     expect: {
       phase: 'Reducing',
       create: ['reduce 0'],
+      delete: [],
       results: { 1: '"b"' },
       status: { succeededItems: 2, completedIndexes: '0-1' },
       events: ['Reducing'],
+      finishedAttempts: ['wc-1-0 succeeded final'],
     },
   },
   {
@@ -169,8 +378,27 @@ const cases: Case[] = [
       phase: 'Succeeded',
       create: [],
       delete: [], // released by the next reconcile, once this status is written
+      results: {},
       status: { result: 'a:1 b:1', completionTime: at(3).toISOString() },
       events: ['Completed'],
+      finishedAttempts: ['wc-reduce-0 succeeded final'],
+    },
+  },
+  {
+    name: 'a reduce that succeeds on a retry reports the failed attempt as ended with the job',
+    job: makeJob('wc').items(['a']).reduce(),
+    status: { phase: 'Reducing', completedIndexes: '0', succeededItems: 1, startTime: at(0).toISOString() },
+    total: 1,
+    pods: [reducePod(0).failed(1).obj(), reducePod(1).succeeded('a:1', at(4)).obj()],
+    now: at(5),
+    expect: {
+      phase: 'Succeeded',
+      create: [],
+      delete: [],
+      results: {},
+      status: { result: 'a:1', completionTime: at(5).toISOString() },
+      events: ['Completed'],
+      finishedAttempts: ['wc-reduce-1 succeeded final', 'wc-reduce-0 failed endedWithJob'],
     },
   },
   {
@@ -179,7 +407,39 @@ const cases: Case[] = [
     status: { phase: 'Reducing', completedIndexes: '0', succeededItems: 1, startTime: at(0).toISOString() },
     total: 1,
     pods: [reducePod(2).failed(1).obj()],
-    expect: { phase: 'Failed', create: [], events: ['ReduceFailed'] },
+    expect: {
+      phase: 'Failed',
+      create: [],
+      delete: [],
+      results: {},
+      events: ['ReduceFailed'],
+      finishedAttempts: ['wc-reduce-2 failed final'],
+    },
+  },
+  {
+    name: 'a reduce failing for good reports its earlier attempts as ended with the job',
+    job: makeJob('wc').items(['a']).reduce(),
+    status: { phase: 'Reducing', completedIndexes: '0', succeededItems: 1, startTime: at(0).toISOString() },
+    total: 1,
+    pods: [
+      reducePod(0).failed(1).obj(),
+      reducePod(1).failed(1, 'Error', at(2)).obj(),
+      reducePod(2).failed(1, 'Error', at(6)).obj(),
+    ],
+    now: at(7),
+    expect: {
+      phase: 'Failed',
+      create: [],
+      delete: [],
+      results: {},
+      status: { completionTime: at(7).toISOString() },
+      events: ['ReduceFailed'],
+      finishedAttempts: [
+        'wc-reduce-2 failed final',
+        'wc-reduce-0 failed endedWithJob',
+        'wc-reduce-1 failed endedWithJob',
+      ],
+    },
   },
   {
     name: 'without a reduce, the job succeeds when the last item is recorded',
@@ -187,10 +447,17 @@ const cases: Case[] = [
     status: { phase: 'Running', startTime: at(0).toISOString() },
     total: 1,
     pods: [mapPod(0).succeeded('"a"').obj()],
-    expect: { phase: 'Succeeded', create: [], delete: [], results: { 0: '"a"' }, events: ['Completed'] },
+    expect: {
+      phase: 'Succeeded',
+      create: [],
+      delete: [],
+      results: { 0: '"a"' },
+      events: ['Completed'],
+      finishedAttempts: ['wc-0-0 succeeded final'],
+    },
   },
   {
-    name: 'a finished job releases its pods but the newest failed ones',
+    name: 'a finished job releases its pods but the newest failed ones, and reports no attempts',
     job: makeJob('wc').items(['a', 'b', 'c']).maxFailedItems(3).backoffLimitPerItem(0),
     status: {
       phase: 'Succeeded',
@@ -205,47 +472,44 @@ const cases: Case[] = [
       mapPod(1).failed(1, 'Error', at(1)).obj(),
       mapPod(2).failed(1, 'Error', at(2)).obj(),
     ],
-    expect: { phase: 'Succeeded', create: [], delete: ['wc-0-0', 'wc-1-0'] },
+    expect: {
+      phase: 'Succeeded',
+      create: [],
+      delete: ['wc-0-0', 'wc-1-0'],
+      results: {},
+      events: [],
+      finishedAttempts: [],
+    },
   },
 ];
 
 describe('computeJobState', function () {
   for (const tc of cases) {
     it(tc.name, function () {
-      const job = tc.job.obj();
-      job.metadata = { ...job.metadata, namespace: 'ns', uid: 'uid-1', generation: 1 };
-      if (tc.status) job.status = tc.status;
-      const state = computeJobState({
-        job,
-        totalItems: tc.total,
-        itemId: (i) => `id-${i}`,
-        pods: tc.pods ?? [],
-        now: tc.now ?? at(0),
-        options: OPTIONS,
-      });
+      const state = computeJobState(inputFor(tc));
       expect(state.status.phase).to.equal(tc.expect.phase);
-      if (tc.expect.create) expect(describeCreate(state)).to.deep.equal(tc.expect.create);
-      if (tc.expect.delete)
-        expect(state.delete.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.delete);
-      if (tc.expect.results) expect(Object.fromEntries(state.newResults)).to.deep.equal(tc.expect.results);
+      expect(state.finished).to.equal(tc.expect.phase === 'Succeeded' || tc.expect.phase === 'Failed');
+      expect(describeCreate(state)).to.deep.equal(tc.expect.create);
+      expect(state.delete.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.delete);
+      expect(Object.fromEntries(state.newResults)).to.deep.equal(tc.expect.results);
       if (tc.expect.status) expect(state.status).to.deep.include(tc.expect.status);
-      if (tc.expect.events) expect(state.events.map((e) => e.reason)).to.deep.equal(tc.expect.events);
-      if (tc.expect.requeueAfterMs !== undefined)
-        expect(state.requeueAfterMs).to.equal(tc.expect.requeueAfterMs);
+      expect(state.events.map((e) => e.reason)).to.deep.equal(tc.expect.events);
+      expect(describeFinishedAttempts(state)).to.deep.equal(tc.expect.finishedAttempts);
+      expect(state.requeueAfterMs).to.equal(tc.expect.requeueAfterMs);
     });
   }
 
-  it('is pure: the same input gives the same output', function () {
-    const job = makeJob('wc').items(['a', 'b']).obj();
-    job.metadata.uid = 'u';
-    const input = {
-      job,
-      totalItems: 2,
-      itemId: String,
-      pods: [mapPod(0).succeeded('"a"').obj()],
-      now: at(0),
-      options: OPTIONS,
-    };
-    expect(computeJobState(input).status).to.deep.equal(computeJobState(input).status);
+  describe('is pure: it writes nothing of its input, and the same input gives the same output', function () {
+    for (const tc of cases) {
+      it(tc.name, function () {
+        const input = inputFor(tc);
+        const before = snapshot(input);
+        deepFreeze(input);
+        const first = computeJobState(input);
+        const second = computeJobState(input);
+        expect(snapshot(input)).to.deep.equal(before);
+        expect(second).to.deep.equal(first);
+      });
+    }
   });
 });
