@@ -1,8 +1,9 @@
 // Leader election on a coordination.k8s.io Lease, with client-go's timings, so two replicas never
 // reconcile at once. The leader renews; a standby takes over once the lease has expired.
-import { ApiException, CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isConflict, isNotFound } from './apierrors.js';
 
 /** How long a lease is valid without renewal (client-go's default). */
 export const LEASE_DURATION_SECONDS = 15;
@@ -71,7 +72,7 @@ export class LeaderElector {
       try {
         lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
       } catch (err) {
-        if (!(err instanceof ApiException && err.code === 404)) throw err;
+        if (!isNotFound(err)) throw err;
         await this.api.createNamespacedLease({
           namespace: this.namespace,
           body: {
@@ -105,8 +106,7 @@ export class LeaderElector {
       return true;
     } catch (err) {
       // A conflict means another replica wrote first; anything else is retried on the next period.
-      if (!(err instanceof ApiException && err.code === 409))
-        this.log.warn({ err }, 'leader election: lease update failed');
+      if (!isConflict(err)) this.log.warn({ err }, 'leader election: lease update failed');
       return false;
     }
   }

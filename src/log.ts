@@ -5,5 +5,3 @@ import type { Logger } from 'pino';
 export function createLogger(level: string): Logger {
   return pino({ level, base: { component: 'mapreduce-operator' }, timestamp: pino.stdTimeFunctions.isoTime });
 }
-
-export type { Logger };

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { PooledKubeConfig } from './kubeconfig.js';
 import { ConfigError, parseConfig, telemetryEnv, usage } from './config.js';
 import type { OperatorConfig } from './config.js';
-import { Controller } from './controller/controller.js';
+import { createController } from './controller/wiring.js';
 import { KubernetesEventRecorder } from './controller/events.js';
 import { startHealthServer } from './health.js';
 import { LeaderElector } from './leaderelection.js';
@@ -18,6 +18,8 @@ import { TracingHooks } from './telemetry/tracing.js';
 import { combineHooks } from './controller/hooks.js';
 import { MetricsHooks } from './telemetry/metrics.js';
 import { setUpMetrics } from './telemetry/metricsetup.js';
+import { controllerGauges } from './telemetry/gauges.js';
+import type { ControllerGauges } from './telemetry/gauges.js';
 import type { ControllerHooks } from './controller/hooks.js';
 
 const VERSION = (
@@ -97,23 +99,21 @@ async function main(): Promise<void> {
     version: VERSION,
   });
   log.info(metrics.description);
-  const built: { controller?: Controller } = {}; // the gauges read the controller built below
-  if (metrics.meters.length > 0) {
-    hooks.push(
-      new MetricsHooks(metrics.meters, {
-        perJob: config.metricsPerJob,
-        gauges: () => built.controller?.gauges() ?? { jobs: [], workQueueDepth: 0 },
-      }),
-    );
-  }
-  const running = new Controller(
+  const running = createController(
     kc,
-    { ...config, namespace: config.namespace },
+    config,
     log,
-    new KubernetesEventRecorder(kc.makeApiClient(CoreV1Api), log, identity),
-    combineHooks(...hooks),
+    (core) => new KubernetesEventRecorder(core, log, identity),
+    (view) => {
+      if (metrics.meters.length === 0) return combineHooks(...hooks);
+      const gauges = (): ControllerGauges =>
+        controllerGauges(view.jobs.list(), view.pods.list(), view.queue.length);
+      return combineHooks(
+        ...hooks,
+        new MetricsHooks(metrics.meters, { perJob: config.metricsPerJob, gauges }),
+      );
+    },
   );
-  built.controller = running;
   let synced = false;
   const elector = config.leaderElect
     ? new LeaderElector(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)

@@ -1,4 +1,5 @@
 // Reads a trace from a Jaeger query endpoint (/api/traces/{id}, the API Jaeger's UI uses).
+import { Attr, SpanName } from '../telemetry/names.js';
 import type { WaterfallSpan } from './waterfall.js';
 
 interface JaegerTag {
@@ -28,11 +29,11 @@ function text(value: unknown): string {
 }
 
 function label(span: JaegerSpan): string | undefined {
-  const index = tag(span, 'mapreduce.item.index');
-  const attempt = tag(span, 'mapreduce.attempt');
-  if (span.operationName !== 'mapreduce.agent.execute') return undefined;
+  const index = tag(span, Attr.ItemIndex);
+  const attempt = tag(span, Attr.Attempt);
+  if (span.operationName !== SpanName.Agent) return undefined;
   const what = index === undefined ? 'reduce' : `item ${text(index)}`;
-  const reason = text(tag(span, 'mapreduce.failure.reason'));
+  const reason = text(tag(span, Attr.FailureReason));
   return `${what} #${text(attempt)}${reason ? ` (${reason})` : ''}`;
 }
 

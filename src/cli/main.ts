@@ -3,6 +3,7 @@
 // On PATH as `kubectl-mapreduce`, kubectl runs it as `kubectl mapreduce ...`.
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { isNotFound } from '../apierrors.js';
 import { PooledKubeConfig } from '../kubeconfig.js';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
@@ -99,8 +100,7 @@ async function getJob(c: Clients, name: string): Promise<MapReduceJob> {
       name,
     })) as MapReduceJob;
   } catch (err) {
-    const code = (err as { code?: number }).code;
-    if (code === 404) throw new CliError(`mapreducejob "${name}" not found in namespace "${c.namespace}"`);
+    if (isNotFound(err)) throw new CliError(`mapreducejob "${name}" not found in namespace "${c.namespace}"`);
     throw err;
   }
 }

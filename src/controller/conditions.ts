@@ -1,5 +1,5 @@
 // Standard Kubernetes conditions: one entry per type, lastTransitionTime moves only when status changes.
-import type { Condition, ConditionType } from '../api/types.js';
+import type { Condition, ConditionType, MapReduceJobStatus } from '../api/types.js';
 
 export function setCondition(
   conditions: Condition[],
@@ -25,4 +25,10 @@ export function findCondition(
 
 export function isConditionTrue(conditions: Condition[] | undefined, type: ConditionType): boolean {
   return findCondition(conditions, type)?.status === 'True';
+}
+
+/** Why a job failed: its Failed condition, when it is True. */
+export function failedCondition(status: MapReduceJobStatus): Condition | undefined {
+  const c = findCondition(status.conditions, 'Failed');
+  return c?.status === 'True' ? c : undefined;
 }

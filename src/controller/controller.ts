@@ -1,45 +1,33 @@
-// The MapReduceJob controller: informers feed a work queue of job keys; syncJob reconciles one job:
-// compute what is true (computeJobState), change pods (managePods), write status once.
+// syncJob reconciles one job, as the Job controller's: compute what is true (computeJobState), store the
+// results, hand the spans over, change pods (managePods), write status once. Everything it talks to comes
+// in through the constructor (wiring.ts wires the real ones), so a test can drive it with a recording client.
 import { isDeepStrictEqual } from 'node:util';
-import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { LABEL_JOB_NAME, PHASE_MAP, Reason } from '../api/constants.js';
-import { API_VERSION, GROUP, PLURAL, VERSION } from '../api/types.js';
+import { isFinished } from '../api/phases.js';
+import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import { InputError } from '../input/resolve.js';
+import type { JobClient, CoreClient, ObjectCache } from './clients.js';
 import { setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
-import { Expectations } from './expectations.js';
-import type {
-  ControllerGauges,
-  ControllerHooks,
-  JobGauge,
-  ReconcileOutcome,
-  ReconcileRecord,
-} from './hooks.js';
-import { noopHooks } from './hooks.js';
-import { ResilientInformer } from './informer.js';
+import type { Expectations } from './expectations.js';
+import type { ControllerHooks, ReconcileRecord } from './hooks.js';
 import { loadInput } from './inputloader.js';
-import { ItemStore, ItemTooLargeError } from './itemstore.js';
-import type { StoredItem } from './itemstore.js';
+import { ItemTooLargeError } from './itemstore.js';
+import type { ItemStore, StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
 import { managePods } from './managepods.js';
-import { parseIndexRanges } from './indexranges.js';
-import { observePod } from './podobservation.js';
+import { controllingJob, isControlledBy } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
-import { ResultStore, resultsShardNames } from './resultstore.js';
-import { WorkQueue } from './workqueue.js';
+import { resultsShardNames } from './resultstore.js';
+import type { ResultStore } from './resultstore.js';
+import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
 
 /** How long a reconcile waits for the cache to show its own status write before going ahead anyway. */
 export const STATUS_CACHE_WAIT_MS = 10_000;
-
-export interface ControllerConfig extends ControllerOptions {
-  /** Namespace to watch; undefined for all namespaces. */
-  namespace?: string;
-  concurrency: number;
-}
 
 export function jobKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -50,179 +38,75 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
+export interface ControllerDeps {
+  core: CoreClient;
+  jobsApi: JobClient;
+  /** Informer caches: read only, never mutated (syncJob works on a copy). */
+  jobs: ObjectCache<MapReduceJob>;
+  pods: ObjectCache<V1Pod>;
+  items: ItemStore;
+  results: ResultStore;
+  expectations: Expectations;
+  events: EventRecorder;
+  hooks: ControllerHooks;
+  clock: () => Date;
+  log: Logger;
+}
+
 export class Controller {
-  readonly queue = new WorkQueue();
-  readonly expectations = new Expectations();
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
-  private readonly jobs: ResilientInformer<MapReduceJob>;
-  private readonly pods: ResilientInformer<V1Pod>;
-  private readonly items: ItemStore;
-  private readonly results: ResultStore;
   /** Status writes the job cache may not show yet: key -> the resourceVersion the write replaced, and when. */
   private readonly statusWrites = new Map<string, { replacedRV: string; at: number }>();
-  private stopping = false;
-  private workers: Promise<void>[] = [];
 
   constructor(
-    kc: KubeConfig,
-    private readonly config: ControllerConfig,
-    private readonly log: Logger,
-    private readonly events: EventRecorder,
-    private readonly hooks: ControllerHooks = noopHooks,
-    private readonly clock: () => Date = () => new Date(),
-  ) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.items = new ItemStore(this.core);
-    this.results = new ResultStore(this.core);
-    const ns = config.namespace;
-    const jobsPath = ns
-      ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`
-      : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
-    this.jobs = new ResilientInformer<MapReduceJob>(
-      kc,
-      jobsPath,
-      () =>
-        (ns
-          ? this.custom.listNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              namespace: ns,
-              plural: PLURAL,
-            })
-          : this.custom.listClusterCustomObject({
-              group: GROUP,
-              version: VERSION,
-              plural: PLURAL,
-            })) as Promise<KubernetesListObject<MapReduceJob>>,
-      log,
-    );
-    const podsPath = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
-    this.pods = new ResilientInformer<V1Pod>(
-      kc,
-      podsPath,
-      () =>
-        ns
-          ? this.core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_JOB_NAME })
-          : this.core.listPodForAllNamespaces({ labelSelector: LABEL_JOB_NAME }),
-      log,
-      LABEL_JOB_NAME,
-    );
-    this.jobs.on('add', (job) => this.enqueueJob(job));
-    this.jobs.on('update', (job) => this.enqueueJob(job));
-    this.jobs.on('delete', (job) => {
-      const key = jobKey(job.metadata.namespace!, job.metadata.name!);
-      this.expectations.forget(key);
-      this.statusWrites.delete(key);
-      this.items.forget(job.metadata.uid!);
-    });
-    this.pods.on('add', (pod) => this.podEvent(pod, 'add'));
-    this.pods.on('update', (pod) => this.podEvent(pod, 'update'));
-    this.pods.on('delete', (pod) => this.podEvent(pod, 'delete'));
+    private readonly deps: ControllerDeps,
+    private readonly options: ControllerOptions,
+  ) {}
+
+  /** An informer saw a job added or changed: the key to reconcile. */
+  jobChanged(job: MapReduceJob): string {
+    return jobKey(job.metadata.namespace!, job.metadata.name!);
   }
 
-  private enqueueJob(job: MapReduceJob): void {
-    this.queue.add(jobKey(job.metadata.namespace!, job.metadata.name!));
+  /** An informer saw a job deleted: forget what was kept for it (its pods and ConfigMaps go by owner). */
+  jobDeleted(job: MapReduceJob): void {
+    const key = jobKey(job.metadata.namespace!, job.metadata.name!);
+    this.deps.expectations.forget(key);
+    this.statusWrites.delete(key);
+    this.deps.items.forget(job.metadata.uid!);
   }
 
-  private podEvent(pod: V1Pod, verb: 'add' | 'update' | 'delete'): void {
-    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.apiVersion === API_VERSION);
-    if (!owner) return;
+  /** An informer saw one of the jobs' pods come, change or go: the owning job's key, to reconcile. */
+  podChanged(pod: V1Pod, verb: 'add' | 'update' | 'delete'): string | undefined {
+    const owner = controllingJob(pod);
+    if (!owner) return undefined;
     const key = jobKey(pod.metadata!.namespace!, owner.name);
-    if (verb === 'add') this.expectations.observedCreate(key, pod.metadata!.name!);
-    if (verb === 'delete') this.expectations.observedDelete(key, pod.metadata!.name!);
-    this.queue.add(key);
-  }
-
-  /** Starts the informers (resolving once their caches are filled) and the workers. */
-  async start(): Promise<void> {
-    await Promise.all([this.jobs.start(), this.pods.start()]);
-    this.log.info(
-      { namespace: this.config.namespace ?? '(all)', concurrency: this.config.concurrency },
-      'controller started',
-    );
-    for (let i = 0; i < this.config.concurrency; i++) this.workers.push(this.worker());
-  }
-
-  /** Stops taking work and waits for in-flight reconciles to finish their writes. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.queue.shutdown();
-    await Promise.all(this.workers);
-    await Promise.all([this.jobs.stop(), this.pods.stop()]);
-  }
-
-  private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined || this.stopping) return;
-      const waitedMs = this.queue.waitedMs(key);
-      const started = performance.now();
-      let result: ReconcileOutcome['result'] = 'success';
-      try {
-        const requeueAfterMs = await this.syncJob(key);
-        this.queue.forget(key);
-        if (requeueAfterMs !== undefined) {
-          result = 'requeue';
-          this.queue.addAfter(key, requeueAfterMs);
-        }
-      } catch (err) {
-        result = 'error';
-        const conflict = err instanceof ApiException && err.code === 409;
-        this.log[conflict ? 'debug' : 'error']({ err, job: key }, 'reconcile failed; retrying');
-        this.queue.addRateLimited(key);
-      } finally {
-        this.queue.done(key);
-        this.hooks.reconciled({ result, durationMs: performance.now() - started, waitedMs });
-      }
-    }
+    if (verb === 'add') this.deps.expectations.observedCreate(key, pod.metadata!.name!);
+    if (verb === 'delete') this.deps.expectations.observedDelete(key, pod.metadata!.name!);
+    return key;
   }
 
   /** Reconciles one job. Returns when to look again, if time alone can change something. */
   async syncJob(key: string): Promise<number | undefined> {
+    const { hooks, expectations } = this.deps;
     const [namespace, name] = splitKey(key);
-    const cached = this.jobs.get(name, namespace);
-    const log = this.log.child({ job: key, ...(cached ? this.hooks.logFields(cached) : {}) });
+    const cached = this.deps.jobs.get(name, namespace);
+    const log = this.deps.log.child({ job: key, ...(cached ? hooks.logFields(cached) : {}) });
     if (!cached) {
       log.debug('job is gone; its pods and ConfigMaps go with it (owner references)');
       return undefined;
     }
-    if (!this.expectations.satisfied(key)) {
+    if (!expectations.satisfied(key)) {
       log.debug('waiting for the cache to show this job’s pod creations and deletions');
       return undefined;
     }
-    // The cache only moves forward: once it no longer holds the version our last write replaced, it
-    // shows that write (or something newer).
-    const written = this.statusWrites.get(key);
-    if (written && cached.metadata.resourceVersion === written.replacedRV) {
-      const waited = this.clock().getTime() - written.at;
-      if (waited < STATUS_CACHE_WAIT_MS) {
-        log.debug('waiting for the cache to show the last status write');
-        return STATUS_CACHE_WAIT_MS - waited;
-      }
+    const waitMs = this.statusCacheWaitMs(key, cached);
+    if (waitMs > 0) {
+      log.debug('waiting for the cache to show the last status write');
+      return waitMs;
     }
-    this.statusWrites.delete(key);
-    const job = structuredClone(cached);
-    const now = this.clock();
-
-    if (job.status?.phase === 'Succeeded' || job.status?.phase === 'Failed') {
-      const ttl = await this.handleTTL(job, now, log);
-      if (ttl === 'deleted') return undefined;
-      const pods = this.ownedPods(job);
-      if (pods.length > 0) {
-        const state = computeJobState({
-          job,
-          totalItems: job.status.totalItems ?? 0,
-          itemId: String,
-          pods,
-          now,
-          options: this.config,
-        });
-        await managePods(this.core, this.expectations, key, { create: [], delete: state.delete }, log);
-      }
-      return ttl;
-    }
+    const job = structuredClone(cached); // so we don't mutate the shared cache
+    const now = this.deps.clock();
+    if (isFinished(job.status?.phase)) return this.syncFinished(key, job, now, log);
 
     let items: StoredItem[];
     try {
@@ -242,7 +126,7 @@ export class Controller {
       itemId: (i) => items[i]?.id ?? String(i),
       pods: this.ownedPods(job),
       now,
-      options: this.config,
+      options: this.options,
     });
     const record: ReconcileRecord = {
       job,
@@ -252,16 +136,16 @@ export class Controller {
       now,
       events: state.events,
     };
-    this.hooks.decorateStatus(record);
+    hooks.decorateStatus(record);
 
     // Results are stored before the status that counts them, so a crash in between loses nothing.
-    await this.results.record(job, state.newResults);
+    await this.deps.results.record(job, state.newResults);
     const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
     // Spans of what this reconcile records are accepted before any pod goes and before the status says so.
-    await this.hooks.recordFinished(record);
+    await hooks.recordFinished(record);
     const managed = await managePods(
-      this.core,
-      this.expectations,
+      this.deps.core,
+      expectations,
       key,
       { create: podsToCreate, delete: state.delete },
       log,
@@ -273,11 +157,10 @@ export class Controller {
         message: `could not create pod: ${managed.createError.message}`,
       });
     }
-    this.hooks.attemptsStarted(
+    const created = new Set(managed.created.map((p) => p.metadata?.name));
+    hooks.attemptsStarted(
       job,
-      state.create.filter((_, i) =>
-        managed.created.some((p) => p.metadata?.name === podsToCreate[i]?.metadata?.name),
-      ),
+      state.create.filter((_, i) => created.has(podsToCreate[i]?.metadata?.name)),
     );
 
     await this.commit(record, log);
@@ -287,52 +170,61 @@ export class Controller {
     return state.requeueAfterMs;
   }
 
-  /** Current values for the gauges, from the caches alone (so they are right after a restart). */
-  gauges(): ControllerGauges {
-    // One pass over the pod cache, grouped by owning job: a scrape must not cost jobs × pods.
-    const podsByOwner = new Map<string, V1Pod[]>();
-    for (const pod of this.pods.list()) {
-      const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
-      if (!owner) continue;
-      const list = podsByOwner.get(owner) ?? [];
-      list.push(pod);
-      podsByOwner.set(owner, list);
+  /**
+   * How long to wait for the cache to show this job's last status write (0: go ahead). The cache only moves
+   * forward: once it no longer holds the version that write replaced, it shows the write or something newer.
+   */
+  private statusCacheWaitMs(key: string, cached: MapReduceJob): number {
+    const written = this.statusWrites.get(key);
+    if (written && cached.metadata.resourceVersion === written.replacedRV) {
+      const waited = this.deps.clock().getTime() - written.at;
+      if (waited < STATUS_CACHE_WAIT_MS) return STATUS_CACHE_WAIT_MS - waited;
     }
-    const jobs: JobGauge[] = [];
-    for (const job of this.jobs.list()) {
-      const status = job.status ?? {};
-      if (status.totalItems === undefined) continue; // not started: nothing to report yet
-      const completed = parseIndexRanges(status.completedIndexes ?? '');
-      const failed = parseIndexRanges(status.failedIndexes ?? '');
-      let active = 0;
-      const started = new Set<number>();
-      for (const pod of podsByOwner.get(job.metadata.uid!) ?? []) {
-        const o = observePod(pod);
-        if (!o) continue;
-        if (o.state === 'active') active++;
-        if (o.phase === PHASE_MAP && !completed.has(o.index) && !failed.has(o.index)) started.add(o.index);
-      }
-      // A finished job reports 0 until it is deleted, so its series falls to 0 rather than going stale.
-      const mapping =
-        status.phase !== 'Reducing' && status.phase !== 'Succeeded' && status.phase !== 'Failed';
-      const pending = mapping
-        ? Math.max(0, status.totalItems - completed.size - failed.size - started.size)
-        : 0;
-      jobs.push({ namespace: job.metadata.namespace!, name: job.metadata.name!, active, pending });
+    this.statusWrites.delete(key);
+    return 0;
+  }
+
+  /** A finished job: release its leftover pods, and delete it once its TTL has passed. */
+  private async syncFinished(
+    key: string,
+    job: MapReduceJob,
+    now: Date,
+    log: Logger,
+  ): Promise<number | undefined> {
+    const remaining = ttlRemainingMs(job, now);
+    if (remaining !== undefined && remaining <= 0) {
+      await deleteFinishedJob(this.deps.jobsApi, job, log);
+      return undefined;
     }
-    return { jobs, workQueueDepth: this.queue.length };
+    const pods = this.ownedPods(job);
+    if (pods.length > 0) {
+      const state = computeJobState({
+        job,
+        totalItems: job.status?.totalItems ?? 0,
+        itemId: String,
+        pods,
+        now,
+        options: this.options,
+      });
+      await managePods(
+        this.deps.core,
+        this.deps.expectations,
+        key,
+        { create: [], delete: state.delete },
+        log,
+      );
+    }
+    return remaining;
   }
 
   private ownedPods(job: MapReduceJob): V1Pod[] {
-    return this.pods
-      .list(job.metadata.namespace)
-      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.controller && o.uid === job.metadata.uid));
+    return this.deps.pods.list(job.metadata.namespace).filter((p) => isControlledBy(p, job));
   }
 
   /** The job's items: from its snapshot, or resolved from its input and snapshotted on first sight. */
   private async itemsOf(job: MapReduceJob, log: Logger): Promise<StoredItem[]> {
     if (job.status?.totalItems !== undefined) {
-      const stored = await this.items.read(job);
+      const stored = await this.deps.items.read(job);
       if (stored.length !== job.status.totalItems) {
         throw new InputError(
           'InputInvalid',
@@ -341,13 +233,13 @@ export class Controller {
       }
       return stored;
     }
-    const resolved = await loadInput(this.core, job);
+    const resolved = await loadInput(this.deps.core, job);
     log.info({ items: resolved.length }, 'input resolved; writing the input snapshot');
-    return this.items.write(job, resolved);
+    return this.deps.items.write(job, resolved);
   }
 
   private buildPod(job: MapReduceJob, target: PodToCreate, items: StoredItem[], state: JobState): V1Pod {
-    const decorations = this.hooks.decoratePod(job, state.status, target);
+    const decorations = this.deps.hooks.decoratePod(job, state.status, target);
     if (target.phase === PHASE_MAP) {
       const item = items[target.index]!;
       return buildAgentPod({
@@ -373,6 +265,7 @@ export class Controller {
     });
   }
 
+  /** A permanent error before any pod: the job fails with a stable reason, a condition and an Event. */
   private async failJob(
     job: MapReduceJob,
     reason: string,
@@ -390,22 +283,22 @@ export class Controller {
     };
     const events: JobEvent[] = [{ type: 'Warning', reason, message }];
     const record: ReconcileRecord = { job, status, finished: [], itemId: () => undefined, now, events };
-    this.hooks.decorateStatus(record);
-    await this.hooks.recordFinished(record);
+    this.deps.hooks.decorateStatus(record);
+    await this.deps.hooks.recordFinished(record);
     await this.commit(record, log);
   }
 
   /** The end of every reconcile that records something: the one status write, then its hooks and Events. */
   private async commit(record: ReconcileRecord, log: Logger): Promise<void> {
     await this.writeStatus(record.job, record.status, log);
-    this.hooks.statusWritten(record);
-    for (const event of record.events) await this.events.record(record.job, event);
+    this.deps.hooks.statusWritten(record);
+    for (const event of record.events) await this.deps.events.record(record.job, event);
   }
 
   /** One status write per reconcile, with the resourceVersion read: a conflict means the cache was stale. */
   private async writeStatus(job: MapReduceJob, status: MapReduceJobStatus, log: Logger): Promise<void> {
     if (isDeepStrictEqual(job.status ?? {}, status)) return;
-    const updated = (await this.custom.replaceNamespacedCustomObjectStatus({
+    const updated = (await this.deps.jobsApi.replaceNamespacedCustomObjectStatus({
       group: GROUP,
       version: VERSION,
       namespace: job.metadata.namespace!,
@@ -415,42 +308,12 @@ export class Controller {
     })) as MapReduceJob;
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
     if (updated.metadata.resourceVersion !== job.metadata.resourceVersion) {
-      this.statusWrites.set(key, { replacedRV: job.metadata.resourceVersion!, at: this.clock().getTime() });
+      this.statusWrites.set(key, {
+        replacedRV: job.metadata.resourceVersion!,
+        at: this.deps.clock().getTime(),
+      });
     }
     if (job.status?.phase !== status.phase)
       log.info({ phase: status.phase, previous: job.status?.phase }, 'job phase changed');
-  }
-
-  /** Deletes a finished job once ttlSecondsAfterFinished has passed; otherwise says when to look again. */
-  private async handleTTL(
-    job: MapReduceJob,
-    now: Date,
-    log: Logger,
-  ): Promise<number | 'deleted' | undefined> {
-    const ttl = job.spec.ttlSecondsAfterFinished;
-    const finishedAt = job.status?.completionTime;
-    if (ttl === undefined || finishedAt === undefined) return undefined;
-    const remaining = Date.parse(finishedAt) + ttl * 1000 - now.getTime();
-    if (remaining > 0) return remaining;
-    log.info({ ttlSecondsAfterFinished: ttl }, 'deleting finished job: its TTL has passed');
-    try {
-      await this.custom.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: job.metadata.namespace!,
-        plural: PLURAL,
-        name: job.metadata.name!,
-        propagationPolicy: 'Background',
-        body: { preconditions: { uid: job.metadata.uid } },
-      });
-    } catch (err) {
-      if (!(err instanceof ApiException && err.code === 404)) throw err;
-    }
-    return 'deleted';
-  }
-
-  /** Depth of the work queue, for metrics. */
-  get queueDepth(): number {
-    return this.queue.length;
   }
 }

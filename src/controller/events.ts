@@ -1,10 +1,10 @@
 // Kubernetes Events on a job (what `kubectl describe mrj` shows). Best effort: a failed Event write is
 // logged and never fails a reconcile.
 import { randomBytes } from 'node:crypto';
-import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND } from '../api/types.js';
 import type { MapReduceJob } from '../api/types.js';
+import type { CoreClient } from './clients.js';
 import type { JobEvent } from './jobstate.js';
 
 export const REPORTING_COMPONENT = 'mapreduce-operator';
@@ -15,7 +15,7 @@ export interface EventRecorder {
 
 export class KubernetesEventRecorder implements EventRecorder {
   constructor(
-    private readonly core: CoreV1Api,
+    private readonly core: Pick<CoreClient, 'createNamespacedEvent'>,
     private readonly log: Logger,
     private readonly instance: string,
     private readonly clock: () => Date = () => new Date(),

@@ -4,8 +4,6 @@ import type { V1EnvVar } from '@kubernetes/client-node';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import type { AttemptFinished, JobEvent, PodToCreate } from './jobstate.js';
 
-export type { AttemptFinished };
-
 export interface PodDecorations {
   env: V1EnvVar[];
   annotations: Record<string, string>;
@@ -30,21 +28,6 @@ export interface ReconcileOutcome {
   durationMs: number;
   /** How long the job key waited in the work queue first. */
   waitedMs: number;
-}
-
-/** A non-terminal job's current state, from the caches (for gauges). */
-export interface JobGauge {
-  namespace: string;
-  name: string;
-  /** Agent pods that have not finished. */
-  active: number;
-  /** Items not started yet. */
-  pending: number;
-}
-
-export interface ControllerGauges {
-  jobs: JobGauge[];
-  workQueueDepth: number;
 }
 
 export interface ControllerHooks {

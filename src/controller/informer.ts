@@ -9,6 +9,7 @@ import type {
   ObjectCache,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isNotFound } from '../apierrors.js';
 
 /** First restart delay after a watch error. */
 export const RESTART_BASE_DELAY_MS = 1000;
@@ -65,7 +66,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.delayMs = nextRestartDelay(this.delayMs, now - this.lastErrorAt);
     this.lastErrorAt = now;
     const wait = this.delay(this.delayMs);
-    if ((err as { code?: number }).code === 404) {
+    if (isNotFound(err)) {
       // Nothing to see in a stack trace: the resource is not served (for jobs: the CRD is missing).
       this.log.error(
         { path: this.path, retryInMs: wait },

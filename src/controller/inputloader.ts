@@ -1,12 +1,15 @@
 // Reads a job's input source and resolves its items. The only I/O is reading the ConfigMap; the
 // resolution itself is the pure resolveItems.
-import { ApiException } from '@kubernetes/client-node';
-import type { CoreV1Api } from '@kubernetes/client-node';
 import type { MapReduceJob } from '../api/types.js';
+import { isNotFound } from '../apierrors.js';
 import { InputError, resolveItems } from '../input/resolve.js';
 import type { ResolvedItem } from '../input/resolve.js';
+import type { CoreClient } from './clients.js';
 
-export async function loadInput(core: CoreV1Api, job: MapReduceJob): Promise<ResolvedItem[]> {
+export async function loadInput(
+  core: Pick<CoreClient, 'readNamespacedConfigMap'>,
+  job: MapReduceJob,
+): Promise<ResolvedItem[]> {
   const input = job.spec.input;
   const ref = input.configMapRef;
   if (!ref) return resolveItems(input);
@@ -16,7 +19,7 @@ export async function loadInput(core: CoreV1Api, job: MapReduceJob): Promise<Res
     const cm = await core.readNamespacedConfigMap({ namespace, name: ref.name });
     data = cm.data;
   } catch (err) {
-    if (err instanceof ApiException && err.code === 404) {
+    if (isNotFound(err)) {
       throw new InputError(
         'InputNotFound',
         `spec.input.configMapRef: ConfigMap ${namespace}/${ref.name} not found`,

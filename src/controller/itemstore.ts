@@ -1,12 +1,13 @@
 // The input snapshot: a job's resolved items, written once into ConfigMaps it owns, so the items a job
 // runs cannot change under it (a ConfigMap input is mutable) and a restarted operator reads the same ones.
-import { ApiException } from '@kubernetes/client-node';
-import type { CoreV1Api, V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
-import { API_VERSION, KIND } from '../api/types.js';
-import type { JsonValue, MapReduceJob } from '../api/types.js';
+import type { MapReduceJob } from '../api/types.js';
+import { isNotFound } from '../apierrors.js';
 import type { ResolvedItem } from '../input/resolve.js';
+import type { CoreClient } from './clients.js';
 import { itemsConfigMapName } from './naming.js';
+import { isControlledBy, ownerReference } from './ownership.js';
 
 /** A ConfigMap holds at most 1 MiB; shards are filled to this much, leaving room for keys and metadata. */
 export const MAX_ITEMS_SHARD_BYTES = 768 * 1024;
@@ -35,16 +36,6 @@ export class ItemTooLargeError extends Error {
 
 export function itemsSelector(jobName: string): string {
   return `${LABEL_JOB_NAME}=${jobName},${LABEL_STORE}=${STORE_ITEMS}`;
-}
-
-function ownerRef(job: MapReduceJob): V1OwnerReference {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    name: job.metadata.name!,
-    uid: job.metadata.uid!,
-    controller: true,
-  };
 }
 
 /** Packs items into shards in index order. Pure. */
@@ -93,7 +84,7 @@ export class ItemStore {
   /** Snapshots by job UID: a job's items never change once written. */
   private readonly cache = new Map<string, StoredItem[]>();
 
-  constructor(private readonly core: CoreV1Api) {}
+  constructor(private readonly core: CoreClient) {}
 
   /** Replaces any earlier (partial) snapshot with these items. */
   async write(job: MapReduceJob, items: ResolvedItem[]): Promise<StoredItem[]> {
@@ -106,11 +97,11 @@ export class ItemStore {
       labelSelector: itemsSelector(name),
     });
     for (const cm of earlier.items) {
-      if (!cm.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid)) continue;
+      if (!isControlledBy(cm, job)) continue;
       try {
-        await this.core.deleteNamespacedConfigMap({ namespace, name: cm.metadata.name! });
+        await this.core.deleteNamespacedConfigMap({ namespace, name: cm.metadata!.name! });
       } catch (err) {
-        if (!(err instanceof ApiException && err.code === 404)) throw err;
+        if (!isNotFound(err)) throw err;
       }
     }
     for (const shard of shards) {
@@ -120,7 +111,7 @@ export class ItemStore {
           metadata: {
             name: shard.name,
             labels: { [LABEL_JOB_NAME]: name, [LABEL_STORE]: STORE_ITEMS },
-            ownerReferences: [ownerRef(job)],
+            ownerReferences: [ownerReference(job)],
           },
           immutable: true,
           data: shard.data,
@@ -139,9 +130,7 @@ export class ItemStore {
       namespace: job.metadata.namespace!,
       labelSelector: itemsSelector(job.metadata.name!),
     });
-    const owned = list.items.filter((cm) =>
-      cm.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid),
-    );
+    const owned = list.items.filter((cm) => isControlledBy(cm, job));
     const stored = readShards(owned);
     this.cache.set(job.metadata.uid!, stored);
     return stored;
@@ -151,5 +140,3 @@ export class ItemStore {
     this.cache.delete(uid);
   }
 }
-
-export type { JsonValue };

@@ -2,6 +2,7 @@
 // Pure: no I/O, no clock (now is passed in), so a restarted operator computes the same thing.
 import type { V1Pod } from '@kubernetes/client-node';
 import { PHASE_MAP, PHASE_REDUCE, Reason } from '../api/constants.js';
+import { isFinished } from '../api/phases.js';
 import type {
   Condition,
   FailedItemDetail,
@@ -76,10 +77,6 @@ export function retryBackoffMs(attempt: number, options: ControllerOptions): num
   return Math.min(options.retryBackoffBaseMs * 2 ** attempt, options.retryBackoffMaxMs);
 }
 
-function isTerminal(phase: JobPhase | undefined): boolean {
-  return phase === 'Succeeded' || phase === 'Failed';
-}
-
 function byAttempt(a: PodObservation, b: PodObservation): number {
   return a.attempt - b.attempt;
 }
@@ -103,7 +100,7 @@ export function computeJobState(input: JobStateInput): JobState {
     create: [],
     delete: [],
     events: [],
-    finished: isTerminal(prev.phase),
+    finished: isFinished(prev.phase),
   };
 
   if (state.finished) {

@@ -1,9 +1,10 @@
 // managePods: the only place that creates or deletes pods. Creation goes in slow-start batches
 // (1, 2, 4, ...), stopping at the first batch with a failure, as the Job controller does, so a broken
 // template costs one failed call, not `parallelism` of them.
-import { ApiException } from '@kubernetes/client-node';
-import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isConflict, isNotFound } from '../apierrors.js';
+import type { CoreClient } from './clients.js';
 import type { Expectations } from './expectations.js';
 
 /** First slow-start batch size. */
@@ -21,12 +22,8 @@ export interface ManageResult {
   createError?: Error;
 }
 
-function isCode(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
-}
-
 export async function managePods(
-  core: CoreV1Api,
+  core: Pick<CoreClient, 'createNamespacedPod' | 'deleteNamespacedPod'>,
   expectations: Expectations,
   key: string,
   changes: PodChanges,
@@ -43,7 +40,7 @@ export async function managePods(
         result.deleted++;
       } catch (err) {
         expectations.observedDelete(key, name);
-        if (!isCode(err, 404)) log.warn({ err, pod: name }, 'could not delete pod');
+        if (!isNotFound(err)) log.warn({ err, pod: name }, 'could not delete pod');
       }
     }),
   );
@@ -62,7 +59,7 @@ export async function managePods(
           );
         } catch (err) {
           // AlreadyExists: an earlier reconcile made it and the cache has not shown it yet; it will.
-          if (isCode(err, 409)) return;
+          if (isConflict(err)) return;
           expectations.observedCreate(key, name);
           errors.push(err instanceof Error ? err : new Error(String(err)));
         }

@@ -1,13 +1,6 @@
 // Builds the pods of a job from its templates. Pure. The one place a pod's env is assembled:
 // telemetry adds its variables through `extraEnv`, and a variable the user set always wins.
-import type {
-  V1Container,
-  V1EnvVar,
-  V1ObjectMeta,
-  V1Pod,
-  V1PodTemplateSpec,
-  V1Volume,
-} from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Pod, V1PodTemplateSpec, V1Volume } from '@kubernetes/client-node';
 import {
   ENV_ATTEMPT,
   ENV_FAILED_ITEMS,
@@ -29,9 +22,9 @@ import {
   PHASE_REDUCE,
   RESULTS_MOUNT_DIR,
 } from '../api/constants.js';
-import { API_VERSION, KIND } from '../api/types.js';
 import type { MapReduceJob } from '../api/types.js';
 import { agentPodName, reducePodName } from './naming.js';
+import { ownerReference } from './ownership.js';
 
 /** Items larger than this are mounted as a file instead of an env var: env vars share the 1 MiB ARG_MAX budget. */
 export const MAX_ITEM_ENV_BYTES = 32 * 1024;
@@ -67,17 +60,6 @@ export interface ReducePodInput {
 export function withEnv(container: V1Container, env: V1EnvVar[]): V1Container {
   const userSet = new Set((container.env ?? []).map((e) => e.name));
   return { ...container, env: [...(container.env ?? []), ...env.filter((e) => !userSet.has(e.name))] };
-}
-
-function ownerReference(job: MapReduceJob): NonNullable<V1ObjectMeta['ownerReferences']>[number] {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    name: job.metadata.name!,
-    uid: job.metadata.uid!,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
 }
 
 function basePod(

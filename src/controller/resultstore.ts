@@ -1,11 +1,12 @@
 // Item results (termination messages) in ConfigMaps owned by the job, keyed by item index, so they
 // outlive the pods and the operator. Writes are merge patches: idempotent, and no read is needed.
-import { ApiException, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { CoreV1Api, V1OwnerReference } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
-import { API_VERSION, KIND } from '../api/types.js';
 import type { MapReduceJob } from '../api/types.js';
+import { isNotFound } from '../apierrors.js';
+import type { CoreClient } from './clients.js';
 import { resultsConfigMapName } from './naming.js';
+import { ownerReference } from './ownership.js';
 
 /** A termination message is at most 4 KiB, so 200 of them stay under a ConfigMap's 1 MiB. */
 export const RESULTS_PER_SHARD = 200;
@@ -33,7 +34,7 @@ export function groupResults(results: Map<number, string>): Map<number, Record<s
 }
 
 export class ResultStore {
-  constructor(private readonly core: CoreV1Api) {}
+  constructor(private readonly core: CoreClient) {}
 
   async record(job: MapReduceJob, results: Map<number, string>): Promise<void> {
     const namespace = job.metadata.namespace!;
@@ -46,7 +47,7 @@ export class ResultStore {
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
       } catch (err) {
-        if (!(err instanceof ApiException) || err.code !== 404) throw err;
+        if (!isNotFound(err)) throw err;
         await this.create(job, name, data);
       }
     }
@@ -55,20 +56,13 @@ export class ResultStore {
   private async create(job: MapReduceJob, name: string, data: Record<string, string>): Promise<void> {
     const namespace = job.metadata.namespace!;
     const jobName = job.metadata.name!;
-    const owner: V1OwnerReference = {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      name: jobName,
-      uid: job.metadata.uid!,
-      controller: true,
-    };
     await this.core.createNamespacedConfigMap({
       namespace,
       body: {
         metadata: {
           name,
           labels: { [LABEL_JOB_NAME]: jobName, [LABEL_STORE]: STORE_RESULTS },
-          ownerReferences: [owner],
+          ownerReferences: [ownerReference(job)],
         },
         data,
       },

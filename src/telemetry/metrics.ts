@@ -2,15 +2,17 @@
 // attempt counts once); gauges are read from the informer caches at collection time, so they are right
 // after a restart.
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import { isFinished } from '../api/phases.js';
 import type { MapReduceJob } from '../api/types.js';
+import { failedCondition } from '../controller/conditions.js';
 import type {
-  ControllerGauges,
   ControllerHooks,
   PodDecorations,
   ReconcileOutcome,
   ReconcileRecord,
 } from '../controller/hooks.js';
 import type { PodToCreate } from '../controller/jobstate.js';
+import type { ControllerGauges } from './gauges.js';
 import {
   AGENT_DURATION_BUCKETS_S,
   CONTROLLER_DURATION_BUCKETS_S,
@@ -35,8 +37,6 @@ class Fanout {
     for (const p of this.parts) (p as Histogram).record(value, attributes);
   }
 }
-
-const TERMINAL = new Set(['Succeeded', 'Failed']);
 
 export class MetricsHooks implements ControllerHooks {
   private readonly counters: Record<string, Fanout> = {};
@@ -172,10 +172,10 @@ export class MetricsHooks implements ControllerHooks {
     }
     const prev = job.status ?? {};
     if (!prev.startTime && status.startTime) this.counters[Metric.JobsStarted]!.add(1, base);
-    if (TERMINAL.has(status.phase ?? '') && !TERMINAL.has(prev.phase ?? '')) {
+    if (isFinished(status.phase) && !isFinished(prev.phase)) {
       if (status.phase === 'Succeeded') this.counters[Metric.JobsCompleted]!.add(1, base);
       else {
-        const reason = status.conditions?.find((c) => c.type === 'Failed' && c.status === 'True')?.reason;
+        const reason = failedCondition(status)?.reason;
         this.counters[Metric.JobsFailed]!.add(1, { ...base, [MetricAttr.Reason]: reason ?? 'Unknown' });
       }
       const start = status.startTime ?? job.metadata.creationTimestamp;

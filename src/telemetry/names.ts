@@ -63,6 +63,7 @@ export const ENV_TRACESTATE = 'TRACESTATE';
 export const ENV_BAGGAGE = 'BAGGAGE';
 export const ENV_OTEL_RESOURCE_ATTRIBUTES = 'OTEL_RESOURCE_ATTRIBUTES';
 /** Downward-API env the pod's OTEL_RESOURCE_ATTRIBUTES refers to with $(VAR). */
+export const ENV_POD_NAME = 'MAPREDUCE_POD_NAME';
 export const ENV_POD_UID = 'MAPREDUCE_POD_UID';
 export const ENV_NODE_NAME = 'MAPREDUCE_NODE_NAME';
 

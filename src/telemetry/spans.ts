@@ -8,6 +8,8 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import type { V1Pod } from '@kubernetes/client-node';
 import { PHASE_MAP } from '../api/constants.js';
 import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
+import { failedCondition } from '../controller/conditions.js';
+import { effectiveSpec } from '../controller/defaults.js';
 import { toDate } from '../controller/podobservation.js';
 import type { PodObservation } from '../controller/podobservation.js';
 import { spanId } from './ids.js';
@@ -130,7 +132,7 @@ export function jobSpan(
   start: Date,
   end: Date,
 ): ReadableSpan {
-  const failed = status.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+  const failed = failedCondition(status);
   return makeSpan(jt, env, {
     name: SpanName.Job,
     key: { kind: 'job' },
@@ -140,7 +142,7 @@ export function jobSpan(
     attributes: {
       [Attr.JobUid]: jt.jobUid,
       [Attr.JobTotalItems]: status.totalItems ?? 0,
-      [Attr.JobMaxParallel]: job.spec.map.parallelism ?? 10,
+      [Attr.JobMaxParallel]: effectiveSpec(job.spec).parallelism,
       [Attr.JobSucceededItems]: status.succeededItems ?? 0,
       [Attr.JobFailedItems]: status.failedItems ?? 0,
       [Attr.JobRetries]: status.retries ?? 0,

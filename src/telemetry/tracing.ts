@@ -13,7 +13,10 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { V1EnvVar } from '@kubernetes/client-node';
 import { PHASE_MAP } from '../api/constants.js';
+import { isFinished, isPastMap } from '../api/phases.js';
 import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
+import { failedCondition } from '../controller/conditions.js';
+import { effectiveSpec } from '../controller/defaults.js';
 import type { ControllerHooks, PodDecorations, ReconcileRecord } from '../controller/hooks.js';
 import type { AttemptFinished, JobEvent, PodToCreate } from '../controller/jobstate.js';
 import type { DurableSpanExporter } from './exporter.js';
@@ -26,6 +29,7 @@ import {
   BaggageKey,
   ENV_NODE_NAME,
   ENV_OTEL_RESOURCE_ATTRIBUTES,
+  ENV_POD_NAME,
   ENV_POD_UID,
   REASON_INVALID_TRACEPARENT,
 } from './names.js';
@@ -46,9 +50,6 @@ export interface TracingOptions {
   defaultRatio: number;
   clusterName?: string;
 }
-
-const TERMINAL = new Set(['Succeeded', 'Failed']);
-const AFTER_MAP = new Set(['Reducing', 'Succeeded', 'Failed']);
 
 function tracedStatus(status: MapReduceJobStatus): (TraceStatus & { traceID: string }) | undefined {
   return status.traceID && status.trace ? { ...status.trace, traceID: status.traceID } : undefined;
@@ -152,14 +153,14 @@ export class TracingHooks implements ControllerHooks {
     propagator.inject(ctx, undefined, new EnvironmentSetter(carrier));
     const resourceAttributes = [
       `${Attr.K8sNamespace}=${job.metadata.namespace!}`,
-      `${Attr.K8sPodName}=$(MAPREDUCE_POD_NAME)`,
+      `${Attr.K8sPodName}=$(${ENV_POD_NAME})`,
       `${Attr.K8sPodUid}=$(${ENV_POD_UID})`,
       `${Attr.K8sNodeName}=$(${ENV_NODE_NAME})`,
       ...(this.options.clusterName ? [`${Attr.K8sClusterName}=${this.options.clusterName}`] : []),
     ].join(',');
     const env: V1EnvVar[] = [
       ...Object.entries(carrier).map(([name, value]) => ({ name, value })),
-      { name: 'MAPREDUCE_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: ENV_POD_NAME, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: ENV_POD_UID, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
       { name: ENV_NODE_NAME, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
       { name: ENV_OTEL_RESOURCE_ATTRIBUTES, value: resourceAttributes },
@@ -205,9 +206,8 @@ export class TracingHooks implements ControllerHooks {
     const start = new Date(status.startTime ?? job.metadata.creationTimestamp ?? now);
     const end = new Date(status.completionTime ?? now);
     const mapEnd = status.trace?.mapEndTime ? new Date(status.trace.mapEndTime) : end;
-    const failed = status.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
-    const leavesMap =
-      status.phase !== undefined && AFTER_MAP.has(status.phase) && !AFTER_MAP.has(prevPhase ?? '');
+    const failed = failedCondition(status);
+    const leavesMap = isPastMap(status.phase) && !isPastMap(prevPhase);
     if (leavesMap && status.startTime) {
       const mapFailed = status.phase === 'Failed' && !status.trace?.mapEndTime;
       spans.push(
@@ -215,7 +215,7 @@ export class TracingHooks implements ControllerHooks {
           jt,
           env,
           'map',
-          job.spec.map.parallelism ?? 10,
+          effectiveSpec(job.spec).parallelism,
           { succeeded: status.succeededItems ?? 0, failed: status.failedItems ?? 0 },
           start,
           mapEnd,
@@ -223,7 +223,7 @@ export class TracingHooks implements ControllerHooks {
         ),
       );
     }
-    const ends = TERMINAL.has(status.phase ?? '') && !TERMINAL.has(prevPhase ?? '');
+    const ends = isFinished(status.phase) && !isFinished(prevPhase);
     if (ends && status.trace?.mapEndTime) {
       const reduceFailed = status.phase === 'Failed';
       spans.push(

@@ -1,13 +1,12 @@
-// Metrics hooks driven through scripted reconciles, read back with the SDK's own collection path.
+// Metrics hooks driven through the real controller's reconciles (ControllerHarness), read back with the
+// SDK's own collection path.
 import { expect } from 'chai';
 import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { V1Pod } from '@kubernetes/client-node';
-import type { MapReduceJob } from '../../src/api/types.js';
-import type { ControllerGauges, ReconcileRecord } from '../../src/controller/hooks.js';
-import { computeJobState } from '../../src/controller/jobstate.js';
+import type { ControllerGauges } from '../../src/telemetry/gauges.js';
 import { MetricsHooks } from '../../src/telemetry/metrics.js';
+import { ControllerHarness } from '../support/controllerharness.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod, reducePod } from '../support/podstates.js';
@@ -21,43 +20,24 @@ class TestReader extends MetricReader {
   }
 }
 
-class Harness {
-  readonly reader = new TestReader();
+/** The metrics hooks on the real controller, read back through the SDK's own collection path. */
+class Harness extends ControllerHarness {
+  readonly reader: TestReader;
   readonly hooks: MetricsHooks;
-  readonly job: MapReduceJob;
-  pods: V1Pod[] = [];
   gauges: ControllerGauges = { jobs: [], workQueueDepth: 0 };
 
   constructor(builder: JobBuilder, perJob = true) {
-    const provider = new MeterProvider({ readers: [this.reader] });
-    this.hooks = new MetricsHooks([provider.getMeter('test')], { perJob, gauges: () => this.gauges });
-    this.job = builder.obj();
-    this.job.metadata = { ...this.job.metadata, namespace: 'ns', uid: 'uid-1', generation: 1 };
-  }
-
-  reconcile(now: Date, pods: V1Pod[] = []): void {
-    this.pods.push(...pods);
-    const state = computeJobState({
-      job: this.job,
-      totalItems: (this.job.spec.input.items ?? []).length,
-      itemId: String,
-      pods: this.pods,
-      now,
-      options: { keepFailedPods: 0, retryBackoffBaseMs: 1000, retryBackoffMaxMs: 8000 },
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const holder: { gauges: () => ControllerGauges } = { gauges: () => ({ jobs: [], workQueueDepth: 0 }) };
+    const hooks = new MetricsHooks([provider.getMeter('test')], { perJob, gauges: () => holder.gauges() });
+    super(builder, {
+      hooks: () => hooks,
+      controller: { keepFailedPods: 0, retryBackoffBaseMs: 1000, retryBackoffMaxMs: 8000 },
     });
-    const record: ReconcileRecord = {
-      job: this.job,
-      status: state.status,
-      finished: state.finishedAttempts,
-      itemId: String,
-      now,
-      events: state.events,
-    };
-    this.hooks.attemptsStarted(this.job, state.create);
-    this.hooks.statusWritten(record);
-    const deleted = new Set(state.delete);
-    this.pods = this.pods.filter((p) => !deleted.has(p));
-    this.job.status = state.status;
+    holder.gauges = () => this.gauges;
+    this.reader = reader;
+    this.hooks = hooks;
   }
 
   async collect(): Promise<ResourceMetrics> {
@@ -99,17 +79,17 @@ describe('metrics hooks', function () {
     const h = new Harness(
       makeJob('wc').items(['a', 'b', 'c']).parallelism(3).backoffLimitPerItem(1).maxFailedItems(1).reduce(),
     );
-    h.reconcile(at(0));
-    h.reconcile(at(10), [
+    await h.reconcile(at(0));
+    await h.reconcile(at(10), [
       mapPod(0).succeeded('"a"', at(4)).obj(),
       mapPod(1).failed(1, 'Error', at(5)).obj(),
       mapPod(2).failed(2, 'Error', at(6)).obj(),
     ]);
-    h.reconcile(at(20), [
+    await h.reconcile(at(20), [
       mapPod(1, 1).succeeded('"b"', at(15)).obj(),
       mapPod(2, 1).failed(2, 'Error', at(16)).obj(),
     ]);
-    h.reconcile(at(30), [reducePod(0).succeeded('"ab"', at(28)).obj()]);
+    await h.reconcile(at(30), [reducePod(0).succeeded('"ab"', at(28)).obj()]);
     expect(h.job.status).to.deep.include({
       phase: 'Succeeded',
       succeededItems: 2,
@@ -157,8 +137,8 @@ describe('metrics hooks', function () {
 
   it('counts a failed job by its reason, and not the attempts its end cancelled', async function () {
     const h = new Harness(makeJob('wc').items(['a', 'b']).parallelism(2).backoffLimitPerItem(0));
-    h.reconcile(at(0));
-    h.reconcile(at(10), [mapPod(0).failed(137, 'OOMKilled', at(3)).obj(), mapPod(1).running().obj()]);
+    await h.reconcile(at(0));
+    await h.reconcile(at(10), [mapPod(0).failed(137, 'OOMKilled', at(3)).obj(), mapPod(1).running().obj()]);
     const rm = await h.collect();
     expect(value(rm, 'mapreduce.jobs.failed', { reason: 'FailedItemsExceeded' })).to.equal(1);
     expect(value(rm, 'mapreduce.agents.failed', { reason: 'OOMKilled' })).to.equal(1);

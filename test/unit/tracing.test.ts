@@ -1,4 +1,4 @@
-// Tracing hooks driven through scripted reconciles: computeJobState decides, the hooks record, the SDK's
+// Tracing hooks driven through the real controller's reconciles (ControllerHarness): the SDK's
 // InMemorySpanExporter receives exactly what a backend would.
 import { expect } from 'chai';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -6,79 +6,33 @@ import { ExportResultCode, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import type { V1Pod } from '@kubernetes/client-node';
-import type { MapReduceJob } from '../../src/api/types.js';
-import type { ReconcileRecord } from '../../src/controller/hooks.js';
-import { computeJobState } from '../../src/controller/jobstate.js';
-import type { PodToCreate } from '../../src/controller/jobstate.js';
 import { DurableSpanExporter, EXPORT_BATCH_SIZE, SpanExportError } from '../../src/telemetry/exporter.js';
 import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
 import { TracingHooks } from '../../src/telemetry/tracing.js';
+import { ControllerHarness, HARNESS_UID } from '../support/controllerharness.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod, reducePod } from '../support/podstates.js';
 
-const UID = 'uid-1';
-const OPTIONS = { keepFailedPods: 0, retryBackoffBaseMs: 1000, retryBackoffMaxMs: 8000 };
+const UID = HARNESS_UID;
 
-/** Runs reconciles the way the controller does, with the hooks at the controller's points. */
-class Harness {
-  readonly memory = new InMemorySpanExporter();
-  readonly hooks: TracingHooks;
-  readonly job: MapReduceJob;
-  pods: V1Pod[] = [];
-  created: { target: PodToCreate; env: Record<string, string>; annotations: Record<string, string> }[] = [];
-  events: string[] = [];
+/** The tracing hooks on the real controller, exporting into the SDK's InMemorySpanExporter. */
+class Harness extends ControllerHarness {
+  readonly memory: InMemorySpanExporter;
 
   constructor(builder: JobBuilder, defaultRatio = 1) {
-    this.job = builder.obj();
-    this.job.metadata = { ...this.job.metadata, namespace: 'ns', uid: UID, generation: 1 };
-    this.hooks = new TracingHooks({
-      exporter: new DurableSpanExporter([this.memory]),
-      resource: Promise.resolve(resourceFromAttributes({ 'service.name': 'mapreduce-operator' })),
-      version: '0.1.0',
-      defaultRatio,
+    const memory = new InMemorySpanExporter();
+    super(builder, {
+      hooks: () =>
+        new TracingHooks({
+          exporter: new DurableSpanExporter([memory]),
+          resource: Promise.resolve(resourceFromAttributes({ 'service.name': 'mapreduce-operator' })),
+          version: '0.1.0',
+          defaultRatio,
+        }),
+      controller: { keepFailedPods: 0, retryBackoffBaseMs: 1000, retryBackoffMaxMs: 8000 },
     });
-  }
-
-  async reconcile(now: Date, pods: V1Pod[] = []): Promise<void> {
-    this.pods.push(...pods);
-    const state = computeJobState({
-      job: this.job,
-      totalItems: this.total(),
-      itemId: (i) => `id-${i}`,
-      pods: this.pods,
-      now,
-      options: OPTIONS,
-    });
-    const record: ReconcileRecord = {
-      job: this.job,
-      status: state.status,
-      finished: state.finishedAttempts,
-      itemId: (i) => `id-${i}`,
-      now,
-      events: state.events,
-    };
-    this.hooks.decorateStatus(record);
-    for (const target of state.create) {
-      const d = this.hooks.decoratePod(this.job, state.status, target);
-      this.created.push({
-        target,
-        env: Object.fromEntries(
-          d.env.map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath}`]),
-        ),
-        annotations: d.annotations,
-      });
-    }
-    await this.hooks.recordFinished(record);
-    const deleted = new Set(state.delete);
-    this.pods = this.pods.filter((p) => !deleted.has(p));
-    this.job.status = state.status;
-    this.events.push(...state.events.map((e) => e.reason));
-  }
-
-  total(): number {
-    return (this.job.spec.input.items ?? []).length;
+    this.memory = memory;
   }
 
   spans(): ReadableSpan[] {
@@ -174,7 +128,7 @@ describe('tracing hooks', function () {
     expect(failed.status).to.deep.equal({ code: SpanStatusCode.ERROR, message: 'exit code 1' });
     expect(failed.events.map((e) => e.name)).to.deep.equal(['container.terminated', 'exception']);
     expect(failed.attributes).to.deep.include({
-      'mapreduce.item.id': 'id-1',
+      'mapreduce.item.id': '1', // items without an idPath are known by their index
       'k8s.pod.name': 'wc-1-0',
       'mapreduce.agent.exit_code': 1,
       'mapreduce.agent.duration_ms': 5000,
@@ -202,9 +156,9 @@ describe('tracing hooks', function () {
     await h.reconcile(at(0));
     const agent = id({ kind: 'agent', phase: 'map', index: 0, attempt: 0 });
     const traceparent = `00-${jobTraceId(UID)}-${agent}-01`;
-    expect(h.created).to.have.length(1);
-    expect(h.created[0]!.annotations).to.deep.equal({ 'mapreduce.dev/traceparent': traceparent });
-    const env = h.created[0]!.env;
+    expect(h.created()).to.have.length(1);
+    expect(h.created()[0]!.annotations['mapreduce.dev/traceparent']).to.equal(traceparent);
+    const env = h.created()[0]!.env;
     expect(env.TRACEPARENT).to.equal(traceparent);
     expect(env.BAGGAGE!.split(',').sort()).to.deep.equal([
       'k8s.namespace.name=ns',
@@ -224,7 +178,7 @@ describe('tracing hooks', function () {
     await h.reconcile(at(10), [mapPod(0).succeeded('"a"', at(4)).obj()]);
     expect(h.job.status?.phase).to.equal('Succeeded');
     expect(h.job.status?.trace?.sampled).to.equal(false);
-    expect(h.created[0]!.env.TRACEPARENT).to.match(/-00$/);
+    expect(h.created()[0]!.env.TRACEPARENT).to.match(/-00$/);
     expect(h.spans()).to.deep.equal([]);
   });
 
@@ -244,12 +198,12 @@ describe('tracing hooks', function () {
         .annotate('mapreduce.dev/tracestate', 'ci=build-42,vendor=x'),
     );
     await withState.reconcile(at(0));
-    expect(withState.created[0]!.env.TRACESTATE).to.equal('ci=build-42,vendor=x');
-    expect(withState.created[0]!.env.TRACEPARENT).to.match(new RegExp(`^00-${'ab'.repeat(16)}-`));
+    expect(withState.created()[0]!.env.TRACESTATE).to.equal('ci=build-42,vendor=x');
+    expect(withState.created()[0]!.env.TRACEPARENT).to.match(new RegExp(`^00-${'ab'.repeat(16)}-`));
 
     const bad = new Harness(makeJob('wc').items(['a']).telemetry({ parentTraceparent: '00-xyz-01' }));
     await bad.reconcile(at(0));
-    expect(bad.events).to.include('InvalidTraceparent');
+    expect(bad.eventReasons()).to.deep.equal(['Started', 'InvalidTraceparent']);
     expect(bad.job.status?.traceID).to.equal(jobTraceId(UID));
   });
 

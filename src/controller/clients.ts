@@ -1,0 +1,28 @@
+// The controller's view of the API server: the calls it makes and the caches it reads, as small types, so
+// a test can hand it a recording client and plain lists (the real ones are wired in wiring.ts).
+import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+
+/** Core API calls: the job's pods, its item and result ConfigMaps, a ConfigMap input, Events. */
+export type CoreClient = Pick<
+  CoreV1Api,
+  | 'createNamespacedPod'
+  | 'deleteNamespacedPod'
+  | 'readNamespacedConfigMap'
+  | 'listNamespacedConfigMap'
+  | 'createNamespacedConfigMap'
+  | 'patchNamespacedConfigMap'
+  | 'deleteNamespacedConfigMap'
+  | 'createNamespacedEvent'
+>;
+
+/** Writes to MapReduceJobs: the status, and the delete once the TTL has passed. */
+export type JobClient = Pick<
+  CustomObjectsApi,
+  'replaceNamespacedCustomObjectStatus' | 'deleteNamespacedCustomObject'
+>;
+
+/** What the controller reads from an informer's cache. */
+export interface ObjectCache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}

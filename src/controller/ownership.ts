@@ -1,0 +1,28 @@
+// Which job owns an object: the one owner reference the operator writes, and the one way it is read back.
+import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import { API_VERSION, KIND } from '../api/types.js';
+import type { MapReduceJob } from '../api/types.js';
+
+/** On every pod and ConfigMap a job makes: garbage-collected with the job, and the job's controller. */
+export function ownerReference(job: MapReduceJob): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: job.metadata.name!,
+    uid: job.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** The MapReduceJob that controls an object, if any. */
+export function controllingJob(obj: { metadata?: V1ObjectMeta }): V1OwnerReference | undefined {
+  return obj.metadata?.ownerReferences?.find(
+    (o) => o.controller === true && o.apiVersion === API_VERSION && o.kind === KIND,
+  );
+}
+
+/** True for an object this very job (same uid, not an earlier job of the same name) controls. */
+export function isControlledBy(obj: { metadata?: V1ObjectMeta }, job: MapReduceJob): boolean {
+  return controllingJob(obj)?.uid === job.metadata.uid;
+}

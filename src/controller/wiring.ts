@@ -1,0 +1,111 @@
+// The factory: real API clients and informers wired to the controller and its work loop. Telemetry hooks
+// are made from the caches (the gauges read them), so nothing needs the controller before it exists.
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { LABEL_JOB_NAME } from '../api/constants.js';
+import { GROUP, PLURAL, VERSION } from '../api/types.js';
+import type { MapReduceJob } from '../api/types.js';
+import type { ObjectCache } from './clients.js';
+import { Controller } from './controller.js';
+import type { EventRecorder } from './events.js';
+import { Expectations } from './expectations.js';
+import type { ControllerHooks } from './hooks.js';
+import { ResilientInformer } from './informer.js';
+import { ItemStore } from './itemstore.js';
+import type { ControllerOptions } from './jobstate.js';
+import { ResultStore } from './resultstore.js';
+import { WorkLoop } from './workloop.js';
+import { WorkQueue } from './workqueue.js';
+
+export interface ControllerConfig extends ControllerOptions {
+  /** Namespace to watch; undefined for all namespaces. */
+  namespace?: string;
+  concurrency: number;
+}
+
+/** What telemetry may read (the gauges): the caches and the queue. */
+export interface ControllerView {
+  jobs: ObjectCache<MapReduceJob>;
+  pods: ObjectCache<V1Pod>;
+  queue: WorkQueue;
+}
+
+export interface RunningController {
+  /** Starts the informers (resolving once their caches are filled) and the workers. */
+  start(): Promise<void>;
+  /** Stops taking work, waits for in-flight reconciles, stops the informers. */
+  stop(): Promise<void>;
+}
+
+export function createController(
+  kc: KubeConfig,
+  config: ControllerConfig,
+  log: Logger,
+  events: (core: CoreV1Api) => EventRecorder,
+  makeHooks: (view: ControllerView) => ControllerHooks,
+): RunningController {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const ns = config.namespace;
+  const jobs = new ResilientInformer<MapReduceJob>(
+    kc,
+    ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+    () =>
+      (ns
+        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
+        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<
+        KubernetesListObject<MapReduceJob>
+      >,
+    log,
+  );
+  const pods = new ResilientInformer<V1Pod>(
+    kc,
+    ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+    () =>
+      ns
+        ? core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_JOB_NAME })
+        : core.listPodForAllNamespaces({ labelSelector: LABEL_JOB_NAME }),
+    log,
+    LABEL_JOB_NAME,
+  );
+  const queue = new WorkQueue();
+  const hooks = makeHooks({ jobs, pods, queue });
+  const controller = new Controller(
+    {
+      core,
+      jobsApi: custom,
+      jobs,
+      pods,
+      items: new ItemStore(core),
+      results: new ResultStore(core),
+      expectations: new Expectations(),
+      events: events(core),
+      hooks,
+      clock: () => new Date(),
+      log,
+    },
+    config,
+  );
+  const enqueue = (key: string | undefined): void => {
+    if (key !== undefined) queue.add(key);
+  };
+  jobs.on('add', (job) => enqueue(controller.jobChanged(job)));
+  jobs.on('update', (job) => enqueue(controller.jobChanged(job)));
+  jobs.on('delete', (job) => controller.jobDeleted(job));
+  for (const verb of ['add', 'update', 'delete'] as const)
+    pods.on(verb, (pod) => enqueue(controller.podChanged(pod, verb)));
+  const loop = new WorkLoop(queue, (key) => controller.syncJob(key), hooks, log);
+
+  return {
+    async start() {
+      await Promise.all([jobs.start(), pods.start()]);
+      log.info({ namespace: ns ?? '(all)', concurrency: config.concurrency }, 'controller started');
+      loop.start(config.concurrency);
+    },
+    async stop() {
+      await loop.stop();
+      await Promise.all([jobs.stop(), pods.stop()]);
+    },
+  };
+}

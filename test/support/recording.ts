@@ -1,0 +1,194 @@
+// A recording API client and recording hooks for the controller's unit tests, as the Job controller's tests
+// inject a fake clientset: every call is written to one shared log, answers and failures are scripted per
+// test. It answers what the test tells it to; it does not imitate the API server.
+import { ApiException } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import type { MapReduceJob } from '../../src/api/types.js';
+import type { CoreClient, JobClient, ObjectCache } from '../../src/controller/clients.js';
+import type { ControllerHooks, PodDecorations, ReconcileRecord } from '../../src/controller/hooks.js';
+import type { PodToCreate } from '../../src/controller/jobstate.js';
+
+type Method = keyof CoreClient | keyof JobClient;
+
+interface Failure {
+  method: Method;
+  /** The call's target (namespace/name) or, for creates, the created object's name; undefined: any. */
+  target?: string;
+  code: number;
+}
+
+export function apiError(code: number): ApiException<string> {
+  return new ApiException(code, `HTTP ${code}`, `status ${code}`, {});
+}
+
+function describeTarget(t: PodToCreate): string {
+  return t.phase === 'map' ? `map ${t.index}/${t.attempt}` : `reduce ${t.attempt}`;
+}
+
+export class RecordingClient implements CoreClient, JobClient {
+  /** Every call, in order, shared with RecordingHooks: "createNamespacedPod ns/wc-0-0". */
+  readonly log: string[] = [];
+  /** What list/read of ConfigMaps answer. */
+  configMaps: V1ConfigMap[] = [];
+  /** The bodies of status writes, in order. */
+  readonly statusWrites: MapReduceJob[] = [];
+  /** Pods created, as sent. */
+  readonly createdPods: V1Pod[] = [];
+  /** Names of pods deleted. */
+  readonly deletedPods: string[] = [];
+  /** Events recorded: reason and message. */
+  readonly events: { reason: string; message: string }[] = [];
+  private readonly failures: Failure[] = [];
+  private resourceVersion = 100;
+
+  /** Makes every call of `method` on `target` (or on anything) fail with HTTP `code`. */
+  fail(method: Method, code: number, target?: string): this {
+    this.failures.push({ method, code, target });
+    return this;
+  }
+
+  private call(method: Method, target: string, detail = ''): void {
+    this.log.push(`${method} ${target}${detail ? ` ${detail}` : ''}`);
+    const failure = this.failures.find(
+      (f) => f.method === method && (f.target === undefined || f.target === target),
+    );
+    if (failure) throw apiError(failure.code);
+  }
+
+  createNamespacedPod(param: { namespace: string; body: V1Pod }): Promise<V1Pod> {
+    this.call('createNamespacedPod', `${param.namespace}/${param.body.metadata?.name}`);
+    this.createdPods.push(param.body);
+    return Promise.resolve(param.body);
+  }
+
+  deleteNamespacedPod(param: { namespace: string; name: string }): Promise<V1Pod> {
+    this.call('deleteNamespacedPod', `${param.namespace}/${param.name}`);
+    this.deletedPods.push(param.name);
+    return Promise.resolve({});
+  }
+
+  readNamespacedConfigMap(param: { namespace: string; name: string }): Promise<V1ConfigMap> {
+    this.call('readNamespacedConfigMap', `${param.namespace}/${param.name}`);
+    const found = this.configMaps.find((c) => c.metadata?.name === param.name);
+    if (!found) throw apiError(404);
+    return Promise.resolve(found);
+  }
+
+  listNamespacedConfigMap(param: { namespace: string; labelSelector?: string }): Promise<{
+    items: V1ConfigMap[];
+  }> {
+    this.call('listNamespacedConfigMap', param.namespace, param.labelSelector);
+    return Promise.resolve({ items: this.configMaps });
+  }
+
+  createNamespacedConfigMap(param: { namespace: string; body: V1ConfigMap }): Promise<V1ConfigMap> {
+    const keys = Object.keys(param.body.data ?? {}).join(',');
+    this.call('createNamespacedConfigMap', `${param.namespace}/${param.body.metadata?.name}`, `[${keys}]`);
+    return Promise.resolve(param.body);
+  }
+
+  patchNamespacedConfigMap(param: {
+    namespace: string;
+    name: string;
+    body: { data?: Record<string, string> };
+  }): Promise<V1ConfigMap> {
+    this.call(
+      'patchNamespacedConfigMap',
+      `${param.namespace}/${param.name}`,
+      JSON.stringify(param.body.data),
+    );
+    return Promise.resolve({});
+  }
+
+  deleteNamespacedConfigMap(param: { namespace: string; name: string }): Promise<never> {
+    this.call('deleteNamespacedConfigMap', `${param.namespace}/${param.name}`);
+    return Promise.resolve({} as never);
+  }
+
+  createNamespacedEvent(param: {
+    namespace: string;
+    body: { reason?: string; message?: string };
+  }): Promise<never> {
+    this.call('createNamespacedEvent', param.namespace, param.body.reason);
+    this.events.push({ reason: param.body.reason ?? '', message: param.body.message ?? '' });
+    return Promise.resolve({} as never);
+  }
+
+  replaceNamespacedCustomObjectStatus(param: {
+    namespace: string;
+    name: string;
+    body: object;
+  }): Promise<MapReduceJob> {
+    this.call('replaceNamespacedCustomObjectStatus', `${param.namespace}/${param.name}`);
+    const body = structuredClone(param.body) as MapReduceJob;
+    this.statusWrites.push(body);
+    body.metadata.resourceVersion = String(++this.resourceVersion);
+    return Promise.resolve(body);
+  }
+
+  deleteNamespacedCustomObject(param: {
+    namespace: string;
+    name: string;
+    body?: { preconditions?: { uid?: string } };
+  }): Promise<object> {
+    const uid = param.body?.preconditions?.uid;
+    this.call('deleteNamespacedCustomObject', `${param.namespace}/${param.name}`, uid ? `uid=${uid}` : '');
+    return Promise.resolve({});
+  }
+}
+
+/** Hooks that write each call into the client's log, so the order of I/O and hooks is one list. */
+export class RecordingHooks implements ControllerHooks {
+  /** Makes recordFinished reject, as a telemetry backend that does not accept the spans. */
+  rejectRecordFinished = false;
+
+  constructor(private readonly log: string[]) {}
+
+  decorateStatus(): void {
+    this.log.push('hook decorateStatus');
+  }
+
+  decoratePod(_job: MapReduceJob, _status: unknown, target: PodToCreate): PodDecorations {
+    this.log.push(`hook decoratePod ${describeTarget(target)}`);
+    return { env: [], annotations: {} };
+  }
+
+  recordFinished(record: ReconcileRecord): Promise<void> {
+    const finished = record.finished.map((f) => f.observation.name).join(',');
+    this.log.push(`hook recordFinished [${finished}]`);
+    return this.rejectRecordFinished ? Promise.reject(new Error('spans not accepted')) : Promise.resolve();
+  }
+
+  attemptsStarted(_job: MapReduceJob, started: PodToCreate[]): void {
+    this.log.push(`hook attemptsStarted [${started.map(describeTarget).join(',')}]`);
+  }
+
+  statusWritten(): void {
+    this.log.push('hook statusWritten');
+  }
+
+  reconciled(): void {
+    this.log.push('hook reconciled');
+  }
+
+  logFields(): Record<string, string> {
+    return {};
+  }
+}
+
+/** An informer cache's read side over a plain list. */
+export class ListCache<
+  T extends { metadata?: { name?: string; namespace?: string } },
+> implements ObjectCache<T> {
+  constructor(public items: T[] = []) {}
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.items.find((o) => o.metadata?.name === name && o.metadata?.namespace === namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return namespace === undefined
+      ? this.items
+      : this.items.filter((o) => o.metadata?.namespace === namespace);
+  }
+}

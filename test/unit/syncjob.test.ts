@@ -1,0 +1,563 @@
+// syncJob with a recording client: for each case, the exact API calls and hook calls in order, the exact
+// status written (or none), and what the reconcile returns or throws. The integration tests keep the real
+// API server; these pin the order "results stored -> spans handed over -> pods changed -> status written".
+import { expect } from 'chai';
+import { ApiException } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { MapReduceJobStatus } from '../../src/api/types.js';
+import { itemsSelector } from '../../src/controller/itemstore.js';
+import { ControllerHarness } from '../support/controllerharness.js';
+import { makeJob } from '../support/jobbuilder.js';
+import type { JobBuilder } from '../support/jobbuilder.js';
+import { at, mapPod } from '../support/podstates.js';
+import { RecordingHooks } from '../support/recording.js';
+
+const KEY = 'ns/wc';
+const ITEMS_LIST = `listNamespacedConfigMap ns ${itemsSelector('wc')}`;
+
+function t(seconds: number): string {
+  return at(seconds).toISOString();
+}
+
+/** The status a running 3-item job has after its first write at t(0); fields override. */
+function running(over: Partial<MapReduceJobStatus> = {}): MapReduceJobStatus {
+  return {
+    observedGeneration: 1,
+    totalItems: 3,
+    completedIndexes: '',
+    failedIndexes: '',
+    succeededItems: 0,
+    failedItems: 0,
+    retries: 0,
+    activeItems: 0,
+    conditions: [],
+    startTime: t(0),
+    phase: 'Running',
+    ...over,
+  };
+}
+
+function failedWith(
+  reason: string,
+  message: string,
+  now: Date,
+  prev: MapReduceJobStatus = {},
+): MapReduceJobStatus {
+  return {
+    ...prev,
+    phase: 'Failed',
+    observedGeneration: 1,
+    completionTime: now.toISOString(),
+    conditions: [{ type: 'Failed', status: 'True', reason, message, lastTransitionTime: now.toISOString() }],
+  };
+}
+
+type World = ControllerHarness & { hooks: RecordingHooks };
+
+/** The job in a harness whose hooks write into the client's call log. */
+function world(builder: JobBuilder, status?: MapReduceJobStatus, now?: Date): World {
+  let hooks: RecordingHooks | undefined;
+  const w = new ControllerHarness(builder, {
+    status,
+    now,
+    hooks: (client) => (hooks = new RecordingHooks(client.log)),
+  });
+  return Object.assign(w, { hooks: hooks! });
+}
+
+interface Case {
+  name: string;
+  job: JobBuilder;
+  status?: MapReduceJobStatus;
+  /** The snapshot of the job's items is stored (default: when status.totalItems is set). */
+  snapshot?: boolean;
+  pods?: V1Pod[];
+  now?: Date;
+  setup?: (w: World) => void;
+  expect: {
+    calls: string[];
+    /** The one status written; undefined: none. */
+    status?: MapReduceJobStatus;
+    returns?: number;
+    /** The HTTP status code or message of the error syncJob throws. */
+    throws?: number | string;
+    /** Expectations are met after the reconcile (default: true). */
+    satisfied?: boolean;
+  };
+}
+
+const three = (): JobBuilder => makeJob('wc').items(['a', 'b', 'c']).parallelism(2);
+const one = (): JobBuilder => makeJob('wc').items(['a']).parallelism(1);
+const NOT_FOUND_MESSAGE = 'spec.input.configMapRef: ConfigMap ns/in not found';
+const SNAPSHOT_LOST =
+  "the job's input snapshot (ConfigMaps labelled mapreduce.dev/job-name=wc) has 0 items, expected 3; were they deleted?";
+
+const cases: Case[] = [
+  {
+    name: 'a job the cache no longer has: nothing to do',
+    job: three(),
+    setup: (w) => (w.jobs.items = []),
+    expect: { calls: [] },
+  },
+  {
+    name: 'pods it created are not in the cache yet: waits, touching nothing',
+    job: three(),
+    status: running(),
+    setup: (w) => w.expectations.expectCreate(KEY, 'wc-0-0'),
+    expect: { calls: [], satisfied: false },
+  },
+  {
+    name: 'a new job: snapshot written, first `parallelism` pods created, status Running, Event Started',
+    job: three(),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'createNamespacedPod ns/wc-1-0',
+        'hook attemptsStarted [map 0/0,map 1/0]',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns Started',
+      ],
+      status: running(),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a ConfigMap input that does not exist: the job fails with InputNotFound, no pod',
+    job: makeJob('wc').configMapInput('in', 'items.json'),
+    expect: {
+      calls: [
+        'readNamespacedConfigMap ns/in',
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns InputNotFound',
+      ],
+      status: failedWith('InputNotFound', NOT_FOUND_MESSAGE, at(0)),
+    },
+  },
+  {
+    name: 'a ConfigMap input without the key: InputNotFound naming the key',
+    job: makeJob('wc').configMapInput('in', 'items.json'),
+    setup: (w) => w.client.configMaps.push({ metadata: { name: 'in' }, data: { other: '[]' } }),
+    expect: {
+      calls: [
+        'readNamespacedConfigMap ns/in',
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns InputNotFound',
+      ],
+      status: failedWith(
+        'InputNotFound',
+        'spec.input.configMapRef: ConfigMap ns/in has no key "items.json"',
+        at(0),
+      ),
+    },
+  },
+  {
+    name: 'two items with one id: the job fails with DuplicateItemId before any snapshot',
+    job: makeJob('wc')
+      .items([{ id: 'x' }, { id: 'x' }])
+      .idPath('$.id'),
+    expect: {
+      calls: [
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns DuplicateItemId',
+      ],
+      status: failedWith('DuplicateItemId', 'spec.input.idPath: items 0 and 1 have the same id "x"', at(0)),
+    },
+  },
+  {
+    name: 'an item too large for the snapshot: InputInvalid, nothing stored',
+    job: makeJob('wc').items(['x'.repeat(600 * 1024)]),
+    expect: {
+      calls: [
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns InputInvalid',
+      ],
+      status: failedWith('InputInvalid', 'item 0 is 614402 bytes as JSON; the limit is 524288', at(0)),
+    },
+  },
+  {
+    name: 'the input snapshot was deleted: InputInvalid saying so, not a silent re-run',
+    job: three(),
+    status: running(),
+    snapshot: false,
+    now: at(5),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns InputInvalid',
+      ],
+      status: failedWith('InputInvalid', SNAPSHOT_LOST, at(5), running()),
+    },
+  },
+  {
+    name: 'an item succeeds: result stored, then spans, then the next pod, then the status',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    now: at(10),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        'hook decoratePod map 2/0',
+        'hook recordFinished [wc-0-0]',
+        'createNamespacedPod ns/wc-2-0',
+        'hook attemptsStarted [map 2/0]',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'the first result of a shard: the results ConfigMap is created when the patch finds none',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    now: at(10),
+    setup: (w) => w.client.fail('patchNamespacedConfigMap', 404),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        'createNamespacedConfigMap ns/wc-results-0 [0]',
+        'hook decoratePod map 2/0',
+        'hook recordFinished [wc-0-0]',
+        'createNamespacedPod ns/wc-2-0',
+        'hook attemptsStarted [map 2/0]',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'results cannot be stored: no spans, no pod change, no status; the error is retried',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    setup: (w) => w.client.fail('patchNamespacedConfigMap', 500),
+    expect: {
+      calls: [ITEMS_LIST, 'hook decorateStatus', 'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}'],
+      throws: 500,
+    },
+  },
+  {
+    name: 'spans not accepted: no pod is created or deleted and the status is not written',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    setup: (w) => (w.hooks.rejectRecordFinished = true),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        'hook decoratePod map 2/0',
+        'hook recordFinished [wc-0-0]',
+      ],
+      throws: 'spans not accepted',
+    },
+  },
+  {
+    name: 'a pod create fails: slow start stops at the first batch, an Event says why, the error is retried',
+    job: three(),
+    status: running(),
+    setup: (w) => w.client.fail('createNamespacedPod', 500),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'hook attemptsStarted []',
+        'hook statusWritten',
+        'createNamespacedEvent ns PodCreateFailed',
+      ],
+      throws: 500,
+    },
+  },
+  {
+    name: 'a pod that already exists (created by an earlier reconcile) is not counted as started',
+    job: three(),
+    status: running(),
+    setup: (w) => w.client.fail('createNamespacedPod', 409, 'ns/wc-0-0'),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'createNamespacedPod ns/wc-1-0',
+        'hook attemptsStarted [map 1/0]',
+        'hook statusWritten',
+      ],
+      satisfied: false,
+    },
+  },
+  {
+    name: 'pods of items the status records are deleted; one already gone (404) is fine',
+    job: three(),
+    status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj(), mapPod(2).running().obj()],
+    setup: (w) => w.client.fail('deleteNamespacedPod', 404),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'deleteNamespacedPod ns/wc-0-0',
+        'hook attemptsStarted []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
+    },
+  },
+  {
+    name: 'the status write conflicts (stale cache): no statusWritten hook, no Events, retried',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    setup: (w) => w.client.fail('replaceNamespacedCustomObjectStatus', 409),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        'hook decoratePod map 2/0',
+        'hook recordFinished [wc-0-0]',
+        'createNamespacedPod ns/wc-2-0',
+        'hook attemptsStarted [map 2/0]',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+      ],
+      throws: 409,
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a failed item waits out its backoff: nothing written, look again when it ends',
+    job: one().backoffLimitPerItem(2),
+    status: running({ totalItems: 1 }),
+    pods: [mapPod(0).failed(1, 'Error', at(1)).obj()],
+    now: at(1.25),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'hook attemptsStarted []',
+        'hook statusWritten',
+      ],
+      returns: 750,
+    },
+  },
+  {
+    name: 'after its backoff the item is retried as attempt 1, with an Event',
+    job: one().backoffLimitPerItem(2),
+    status: running({ totalItems: 1 }),
+    pods: [mapPod(0).failed(1, 'Error', at(1)).obj()],
+    now: at(2),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook decoratePod map 0/1',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-1',
+        'hook attemptsStarted [map 0/1]',
+        'hook statusWritten',
+        'createNamespacedEvent ns ItemRetried',
+      ],
+      satisfied: false,
+    },
+  },
+  {
+    name: 'the last item succeeds: the job completes, and is looked at again when its TTL passes',
+    job: one().ttlSecondsAfterFinished(60),
+    status: running({ totalItems: 1 }),
+    pods: [mapPod(0).succeeded('"A"', at(1)).obj()],
+    now: at(5),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        'hook recordFinished [wc-0-0]',
+        'hook attemptsStarted []',
+        'replaceNamespacedCustomObjectStatus ns/wc',
+        'hook statusWritten',
+        'createNamespacedEvent ns Completed',
+      ],
+      status: running({
+        totalItems: 1,
+        completedIndexes: '0',
+        succeededItems: 1,
+        phase: 'Succeeded',
+        completionTime: t(5),
+        conditions: [
+          {
+            type: 'Complete',
+            status: 'True',
+            reason: 'Completed',
+            message: 'all 1 items processed',
+            lastTransitionTime: t(5),
+          },
+        ],
+      }),
+      returns: 60_000,
+    },
+  },
+  {
+    name: 'a finished job within its TTL: its pods are released, look again when the TTL ends',
+    job: one().ttlSecondsAfterFinished(60),
+    status: running({
+      totalItems: 1,
+      completedIndexes: '0',
+      succeededItems: 1,
+      phase: 'Succeeded',
+      completionTime: t(5),
+    }),
+    pods: [mapPod(0).succeeded('"A"', at(1)).obj()],
+    now: at(20),
+    expect: { calls: ['deleteNamespacedPod ns/wc-0-0'], returns: 45_000, satisfied: false },
+  },
+  {
+    name: 'a finished job past its TTL is deleted, this very one (uid precondition)',
+    job: one().ttlSecondsAfterFinished(60),
+    status: running({
+      totalItems: 1,
+      completedIndexes: '0',
+      succeededItems: 1,
+      phase: 'Succeeded',
+      completionTime: t(5),
+    }),
+    pods: [mapPod(0).succeeded('"A"', at(1)).obj()],
+    now: at(65),
+    expect: { calls: ['deleteNamespacedCustomObject ns/wc uid=uid-1'] },
+  },
+  {
+    name: 'a finished job past its TTL that someone else deleted first (404): done',
+    job: one().ttlSecondsAfterFinished(60),
+    status: running({
+      totalItems: 1,
+      completedIndexes: '0',
+      succeededItems: 1,
+      phase: 'Succeeded',
+      completionTime: t(5),
+    }),
+    now: at(65),
+    setup: (w) => w.client.fail('deleteNamespacedCustomObject', 404),
+    expect: { calls: ['deleteNamespacedCustomObject ns/wc uid=uid-1'] },
+  },
+  {
+    name: 'a failed job without a TTL keeps only its newest failed pod',
+    job: makeJob('wc').items(['a', 'b']),
+    status: running({
+      totalItems: 2,
+      failedIndexes: '0-1',
+      failedItems: 2,
+      phase: 'Failed',
+      completionTime: t(5),
+    }),
+    pods: [mapPod(0, 2).failed(1, 'Error', at(1)).obj(), mapPod(1, 2).failed(1, 'Error', at(2)).obj()],
+    now: at(30),
+    expect: { calls: ['deleteNamespacedPod ns/wc-0-2'], satisfied: false },
+  },
+];
+
+describe('syncJob', function () {
+  for (const tc of cases) {
+    it(tc.name, async function () {
+      const w = world(tc.job, tc.status, tc.now);
+      if (tc.snapshot ?? tc.status?.totalItems !== undefined) w.withSnapshot();
+      w.withPods(tc.pods ?? []);
+      tc.setup?.(w);
+      let returned: number | undefined;
+      let thrown: unknown;
+      try {
+        returned = await w.sync();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(w.client.log).to.deep.equal(tc.expect.calls);
+      expect(w.client.statusWrites.map((j) => j.status)).to.deep.equal(
+        tc.expect.status ? [tc.expect.status] : [],
+      );
+      if (typeof tc.expect.throws === 'number') {
+        expect(thrown).to.be.instanceOf(ApiException).with.property('code', tc.expect.throws);
+      } else if (tc.expect.throws !== undefined) {
+        expect((thrown as Error | undefined)?.message).to.equal(tc.expect.throws);
+      } else {
+        expect(thrown).to.equal(undefined);
+        expect(returned).to.equal(tc.expect.returns);
+      }
+      expect(w.expectations.satisfied(KEY)).to.equal(tc.expect.satisfied ?? true);
+    });
+  }
+
+  it('waits for the pods it created to reach the cache, then goes on', async function () {
+    const w = world(three());
+    await w.sync();
+    expect(w.expectations.satisfied(KEY)).to.equal(false);
+    expect(w.controller.podChanged(mapPod(0).running().obj(), 'add')).to.equal(undefined); // no owner: not ours
+    const [pod0, pod1] = w.withPods([mapPod(0).running().obj(), mapPod(1).running().obj()]).pods.items;
+    expect(w.controller.podChanged(pod0!, 'update')).to.equal(KEY); // an update is no sign of the create
+    expect(w.expectations.satisfied(KEY)).to.equal(false);
+    expect(w.controller.podChanged(pod0!, 'add')).to.equal(KEY);
+    expect(w.expectations.satisfied(KEY)).to.equal(false);
+    expect(w.controller.podChanged(pod1!, 'add')).to.equal(KEY);
+    expect(w.expectations.satisfied(KEY)).to.equal(true);
+  });
+
+  it('after its own status write, waits for the cache to show it (at most STATUS_CACHE_WAIT_MS)', async function () {
+    const w = world(three());
+    await w.sync();
+    w.expectations.forget(KEY);
+    const calls = w.client.log.length;
+    w.now = at(3);
+    expect(await w.sync()).to.equal(7_000); // the cache still holds resourceVersion 7
+    expect(w.client.log.length).to.equal(calls);
+    w.now = at(10);
+    await w.sync(); // waited long enough: goes ahead on what the cache has
+    expect(w.client.log.slice(calls, calls + 1)).to.deep.equal([ITEMS_LIST]);
+  });
+
+  it('forgets what it kept for a job once the job is deleted', async function () {
+    const w = world(three());
+    await w.sync();
+    expect(w.expectations.satisfied(KEY)).to.equal(false);
+    w.controller.jobDeleted(w.job);
+    expect(w.expectations.satisfied(KEY)).to.equal(true);
+  });
+});

@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { pino } from 'pino';
+import type { ReconcileOutcome } from '../../src/controller/hooks.js';
+import { WorkLoop } from '../../src/controller/workloop.js';
+import { WorkQueue } from '../../src/controller/workqueue.js';
+import { apiError } from '../support/recording.js';
+
+/** A work loop whose sync answers from a script, over a queue whose delays are recorded, not run. */
+function loopWith(answers: (number | undefined | Error)[]): {
+  loop: WorkLoop;
+  queue: WorkQueue;
+  delays: number[];
+  outcomes: ReconcileOutcome['result'][];
+} {
+  const delays: number[] = [];
+  const outcomes: ReconcileOutcome['result'][] = [];
+  const queue = new WorkQueue(Date.now, (_fn, ms) => (delays.push(ms), { cancel: () => undefined }));
+  const sync = (): Promise<number | undefined> => {
+    const a = answers.shift();
+    return a instanceof Error ? Promise.reject(a) : Promise.resolve(a);
+  };
+  const loop = new WorkLoop(
+    queue,
+    sync,
+    { reconciled: (o) => outcomes.push(o.result) },
+    pino({ level: 'silent' }),
+  );
+  return { loop, queue, delays, outcomes };
+}
+
+async function processOnce(queue: WorkQueue, loop: WorkLoop): Promise<void> {
+  queue.add('ns/a');
+  await loop.process((await queue.get())!);
+}
+
+describe('WorkLoop', function () {
+  const cases: {
+    name: string;
+    answers: (number | undefined | Error)[];
+    delays: number[];
+    outcomes: string[];
+  }[] = [
+    {
+      name: 'a reconcile with nothing to wait for schedules nothing',
+      answers: [undefined],
+      delays: [],
+      outcomes: ['success'],
+    },
+    {
+      name: 'a reconcile that asks to look again in 750 ms is requeued after 750 ms',
+      answers: [750],
+      delays: [750],
+      outcomes: ['requeue'],
+    },
+    {
+      name: 'failures back off per key (100, 200, 400 ms); a success starts the backoff over',
+      answers: [new Error('boom'), apiError(500), apiError(409), undefined, new Error('again')],
+      delays: [100, 200, 400, 100],
+      outcomes: ['error', 'error', 'error', 'success', 'error'],
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, async function () {
+      const { loop, queue, delays, outcomes } = loopWith([...tc.answers]);
+      for (let i = 0; i < tc.answers.length; i++) await processOnce(queue, loop);
+      expect(delays).to.deep.equal(tc.delays);
+      expect(outcomes).to.deep.equal(tc.outcomes);
+      expect(queue.length).to.equal(0);
+    });
+  }
+
+  it('runs workers until stopped, then takes no more work', async function () {
+    const { loop, queue, outcomes } = loopWith([undefined, undefined]);
+    loop.start(2);
+    queue.add('ns/a');
+    queue.add('ns/b');
+    await new Promise((resolve) => setImmediate(resolve));
+    await loop.stop();
+    queue.add('ns/c');
+    expect(outcomes).to.deep.equal(['success', 'success']);
+    expect(queue.length).to.equal(0);
+  });
+});
