@@ -12,6 +12,7 @@ import type {
 } from '../api/types.js';
 import { isConditionTrue, setCondition } from './conditions.js';
 import { effectiveSpec } from './defaults.js';
+import type { EffectiveSpec } from './defaults.js';
 import { IndexSet, parseIndexRanges } from './indexranges.js';
 import type { PodObservation } from './podobservation.js';
 import { observePod } from './podobservation.js';
@@ -85,226 +86,290 @@ function finishedAtMs(o: PodObservation): number {
   return o.finishedAt?.getTime() ?? 0;
 }
 
+type MapAttempt = Extract<PodToCreate, { phase: typeof PHASE_MAP }>;
+
+/** What every step of one computation shares. */
+interface Sync {
+  input: JobStateInput;
+  spec: EffectiveSpec;
+  /** The persisted status. */
+  prev: MapReduceJobStatus;
+  /** Items the persisted status records as done or failed. */
+  completed: IndexSet;
+  failed: IndexSet;
+  state: JobState;
+  /** An Event about one item, up to MAX_ITEM_EVENTS_PER_SYNC per computation. */
+  itemEvent: (event: JobEvent) => void;
+}
+
+/** The job's pods, sorted by what they are for. */
+interface Attempts {
+  /** Map attempts of items the persisted status does not record yet, by item index. */
+  byIndex: Map<number, PodObservation[]>;
+  reduce: PodObservation[];
+  /** Attempts the persisted status does not record yet: when the job ends now, they end with it. */
+  open: PodObservation[];
+}
+
+/** What this computation learns about the items: their new ends, and what to do next. */
+interface ItemOutcomes {
+  completed: IndexSet;
+  failed: FailedItemDetail[];
+  readyRetries: MapAttempt[];
+  retriesAdded: number;
+  activeItems: number;
+}
+
 export function computeJobState(input: JobStateInput): JobState {
-  const { job, totalItems, now, options } = input;
-  const spec = effectiveSpec(job.spec);
+  const { job, totalItems } = input;
   const prev: MapReduceJobStatus = job.status ?? {};
-  const completed = parseIndexRanges(prev.completedIndexes ?? '');
-  const failed = parseIndexRanges(prev.failedIndexes ?? '');
-  const observations = input.pods.map(observePod).filter((o): o is PodObservation => o !== undefined);
-
-  const state: JobState = {
-    status: { ...prev, observedGeneration: job.metadata.generation ?? prev.observedGeneration, totalItems },
-    newResults: new Map(),
-    finishedAttempts: [],
-    create: [],
-    delete: [],
-    events: [],
-    finished: isFinished(prev.phase),
+  let itemEvents = 0;
+  const sync: Sync = {
+    input,
+    spec: effectiveSpec(job.spec),
+    prev,
+    completed: parseIndexRanges(prev.completedIndexes ?? ''),
+    failed: parseIndexRanges(prev.failedIndexes ?? ''),
+    state: {
+      status: { ...prev, observedGeneration: job.metadata.generation ?? prev.observedGeneration, totalItems },
+      newResults: new Map(),
+      finishedAttempts: [],
+      create: [],
+      delete: [],
+      events: [],
+      finished: isFinished(prev.phase),
+    },
+    itemEvent: (event) => {
+      if (itemEvents++ < MAX_ITEM_EVENTS_PER_SYNC) sync.state.events.push(event);
+    },
   };
-
+  const { state, spec } = sync;
+  const observations = input.pods.map(observePod).filter((o): o is PodObservation => o !== undefined);
   if (state.finished) {
-    state.delete = podsToReleaseAfterFinish(observations, failed, options);
+    state.delete = podsToReleaseAfterFinish(observations, sync.failed, input.options);
     return state;
   }
 
-  // Group map attempts by item; pods of items already recorded in the persisted status are released.
-  const attemptsByIndex = new Map<number, PodObservation[]>();
-  const reduceAttempts: PodObservation[] = [];
+  const attempts = groupAttempts(sync, observations);
+  const outcomes = judgeItems(sync, attempts);
+  const completedAll = sync.completed.union(outcomes.completed);
+  const failedAll = sync.failed.union(IndexSet.of(outcomes.failed.map((d) => d.index)));
+  recordCounts(sync, outcomes, completedAll, failedAll);
+
+  if (spec.failurePolicyExceeded(failedAll.size, totalItems)) {
+    const message = `${failedAll.size} of ${totalItems} items failed, more than the failure policy allows`;
+    failJob(sync, attempts.open, Reason.FailedItemsExceeded, message);
+    return state;
+  }
+  applySuspension(sync);
+  if (completedAll.size + failedAll.size < totalItems) {
+    planMap(sync, attempts, outcomes, completedAll, failedAll);
+  } else if (!spec.hasReduce) {
+    completeJob(sync, attempts.open, `all ${totalItems} items processed`);
+  } else {
+    planReduce(sync, attempts, completedAll.size, failedAll.size);
+  }
+  return state;
+}
+
+/** Sorts the pods by item and phase; pods of items the persisted status records are released. */
+function groupAttempts(sync: Sync, observations: PodObservation[]): Attempts {
+  const { state, completed, failed } = sync;
+  const byIndex = new Map<number, PodObservation[]>();
+  const reduce: PodObservation[] = [];
   const recordedFailedPods: PodObservation[] = [];
   for (const o of observations) {
     if (o.phase === PHASE_REDUCE) {
-      reduceAttempts.push(o);
-    } else if (o.index >= totalItems) {
+      reduce.push(o);
+    } else if (o.index >= sync.input.totalItems) {
       state.delete.push(o.pod); // an index the input no longer has
     } else if (completed.has(o.index) || failed.has(o.index)) {
       if (o.state === 'failed' && failed.has(o.index)) recordedFailedPods.push(o);
       else state.delete.push(o.pod);
     } else {
-      const list = attemptsByIndex.get(o.index) ?? [];
+      const list = byIndex.get(o.index) ?? [];
       list.push(o);
-      attemptsByIndex.set(o.index, list);
+      byIndex.set(o.index, list);
     }
   }
-  state.delete.push(...keepNewestFailed(recordedFailedPods, options.keepFailedPods));
-  // Attempts the persisted status does not record yet: when the job ends now, they end with it.
-  const open = [...[...attemptsByIndex.values()].flat(), ...reduceAttempts];
+  state.delete.push(...keepNewestFailed(recordedFailedPods, sync.input.options.keepFailedPods));
+  return { byIndex, reduce, open: [...[...byIndex.values()].flat(), ...reduce] };
+}
 
-  const newCompleted = new IndexSet();
-  const newFailed: FailedItemDetail[] = [];
-  const readyRetries: PodToCreate[] = [];
-  let retriesAdded = 0;
-  let activeItems = 0;
-  let itemEvents = 0;
-  const itemEvent = (event: JobEvent): void => {
-    if (itemEvents++ < MAX_ITEM_EVENTS_PER_SYNC) state.events.push(event);
+/** Each open item by its latest attempt: done (with its result), failed for good, due for a retry, or running. */
+function judgeItems(sync: Sync, attempts: Attempts): ItemOutcomes {
+  const { state, spec, input } = sync;
+  const now = input.now.getTime();
+  const outcomes: ItemOutcomes = {
+    completed: new IndexSet(),
+    failed: [],
+    readyRetries: [],
+    retriesAdded: 0,
+    activeItems: 0,
   };
-
-  for (const [index, attempts] of [...attemptsByIndex.entries()].sort((a, b) => a[0] - b[0])) {
-    attempts.sort(byAttempt);
-    const latest = attempts[attempts.length - 1]!;
+  for (const [index, list] of [...attempts.byIndex.entries()].sort((a, b) => a[0] - b[0])) {
+    list.sort(byAttempt);
+    const latest = list[list.length - 1]!;
     // Older attempts that are still running (should not happen: deterministic names) are stopped.
-    for (const older of attempts.slice(0, -1)) if (older.state === 'active') state.delete.push(older.pod);
+    for (const older of list.slice(0, -1)) if (older.state === 'active') state.delete.push(older.pod);
     if (latest.state === 'succeeded') {
-      newCompleted.add(index);
+      outcomes.completed.add(index);
       state.newResults.set(index, latest.message ?? '');
-      retriesAdded += latest.attempt;
-      state.finishedAttempts.push(
-        ...attempts
-          .filter((a) => a !== latest && a.state === 'failed')
-          .map((a) => ({ observation: a, final: false })),
-      );
-      state.finishedAttempts.push({ observation: latest, final: true });
+      outcomes.retriesAdded += latest.attempt;
+      reportItemEnd(state, list, latest);
+    } else if (latest.state === 'failed' && latest.attempt >= spec.backoffLimitPerItem) {
+      outcomes.failed.push(failedItemDetail(index, input.itemId(index), latest));
+      outcomes.retriesAdded += latest.attempt;
+      reportItemEnd(state, list, latest);
+      sync.itemEvent({
+        type: 'Warning',
+        reason: Reason.ItemFailed,
+        message: `item ${index} (id ${input.itemId(index)}) failed after ${latest.attempt + 1} attempts: ${latest.reason ?? 'unknown'}`,
+      });
     } else if (latest.state === 'failed') {
-      if (latest.attempt >= spec.backoffLimitPerItem) {
-        newFailed.push(failedItemDetail(index, input.itemId(index), latest));
-        retriesAdded += latest.attempt;
-        state.finishedAttempts.push(
-          ...attempts
-            .filter((a) => a !== latest && a.state === 'failed')
-            .map((a) => ({ observation: a, final: false })),
-        );
-        state.finishedAttempts.push({ observation: latest, final: true });
-        itemEvent({
-          type: 'Warning',
-          reason: Reason.ItemFailed,
-          message: `item ${index} (id ${input.itemId(index)}) failed after ${latest.attempt + 1} attempts: ${latest.reason ?? 'unknown'}`,
+      const readyAt = finishedAtMs(latest) + retryBackoffMs(latest.attempt, input.options);
+      if (readyAt <= now) {
+        outcomes.readyRetries.push({
+          phase: PHASE_MAP,
+          index,
+          attempt: latest.attempt + 1,
+          previous: latest,
         });
       } else {
-        const readyAt = finishedAtMs(latest) + retryBackoffMs(latest.attempt, options);
-        if (readyAt <= now.getTime()) {
-          readyRetries.push({ phase: PHASE_MAP, index, attempt: latest.attempt + 1, previous: latest });
-        } else {
-          state.requeueAfterMs = Math.min(state.requeueAfterMs ?? Infinity, readyAt - now.getTime());
-        }
+        requeueAfter(state, readyAt - now);
       }
     } else {
-      activeItems++;
+      outcomes.activeItems++;
     }
   }
+  return outcomes;
+}
 
-  const completedAll = completed.union(newCompleted);
-  const failedAll = failed.union(IndexSet.of(newFailed.map((d) => d.index)));
-  const status = state.status;
+/** An item's last attempt ended it: its earlier failed attempts are reported, then the last as final. */
+function reportItemEnd(state: JobState, list: PodObservation[], latest: PodObservation): void {
+  state.finishedAttempts.push(
+    ...list
+      .filter((a) => a !== latest && a.state === 'failed')
+      .map((a) => ({ observation: a, final: false })),
+  );
+  state.finishedAttempts.push({ observation: latest, final: true });
+}
+
+function requeueAfter(state: JobState, ms: number): void {
+  state.requeueAfterMs = Math.min(state.requeueAfterMs ?? Infinity, ms);
+}
+
+function recordCounts(sync: Sync, outcomes: ItemOutcomes, completedAll: IndexSet, failedAll: IndexSet): void {
+  const { status } = sync.state;
+  const prev = sync.prev;
   status.completedIndexes = completedAll.toString();
   status.failedIndexes = failedAll.toString();
   status.succeededItems = completedAll.size;
   status.failedItems = failedAll.size;
-  status.retries = (prev.retries ?? 0) + retriesAdded;
-  status.activeItems = activeItems;
-  if (newFailed.length > 0) {
-    status.failedItemDetails = [...(prev.failedItemDetails ?? []), ...newFailed].slice(
+  status.retries = (prev.retries ?? 0) + outcomes.retriesAdded;
+  status.activeItems = outcomes.activeItems;
+  if (outcomes.failed.length > 0) {
+    status.failedItemDetails = [...(prev.failedItemDetails ?? []), ...outcomes.failed].slice(
       -MAX_FAILED_ITEM_DETAILS,
     );
   }
-  let conditions: Condition[] = prev.conditions ?? [];
-  const setPhase = (phase: JobPhase, event?: JobEvent): void => {
-    if (prev.phase !== phase && event) state.events.push(event);
-    status.phase = phase;
-  };
+}
 
-  // Failure policy: stop at once, delete what still runs.
-  if (spec.failurePolicyExceeded(failedAll.size, totalItems)) {
-    const message = `${failedAll.size} of ${totalItems} items failed, more than the failure policy allows`;
-    finish(state, open, now, 'Failed');
-    conditions = setCondition(conditions, 'Failed', 'True', Reason.FailedItemsExceeded, message, now);
-    status.conditions = conditions;
-    setPhase('Failed', { type: 'Warning', reason: Reason.FailedItemsExceeded, message });
-    return state;
-  }
+/** The phase, with an Event when it changes. */
+function setPhase(sync: Sync, phase: JobPhase, event?: JobEvent): void {
+  if (sync.prev.phase !== phase && event) sync.state.events.push(event);
+  sync.state.status.phase = phase;
+}
 
-  // Suspension pauses creation only; running pods finish.
+/** Suspension pauses creation only; running pods finish. Resuming says so once. */
+function applySuspension(sync: Sync): void {
+  const { state, spec, input } = sync;
+  let conditions: Condition[] = sync.prev.conditions ?? [];
   if (spec.suspend) {
-    conditions = setCondition(
-      conditions,
-      'Suspended',
-      'True',
-      Reason.Suspended,
-      'job suspended: no new pods are created',
-      now,
-    );
+    const message = 'job suspended: no new pods are created';
+    conditions = setCondition(conditions, 'Suspended', 'True', Reason.Suspended, message, input.now);
   } else if (isConditionTrue(conditions, 'Suspended')) {
-    conditions = setCondition(conditions, 'Suspended', 'False', Reason.Resumed, 'job resumed', now);
+    conditions = setCondition(conditions, 'Suspended', 'False', Reason.Resumed, 'job resumed', input.now);
     state.events.push({ type: 'Normal', reason: Reason.Resumed, message: 'job resumed' });
   }
-  status.conditions = conditions;
-  if (!spec.suspend && status.startTime === undefined) status.startTime = now.toISOString();
+  state.status.conditions = conditions;
+  if (!spec.suspend && state.status.startTime === undefined) state.status.startTime = input.now.toISOString();
+}
 
-  const mapDone = completedAll.size + failedAll.size >= totalItems;
-  if (!mapDone) {
-    setPhase(
-      spec.suspend ? 'Suspended' : 'Running',
-      spec.suspend
-        ? { type: 'Normal', reason: Reason.Suspended, message: 'job suspended: no new pods are created' }
-        : {
-            type: 'Normal',
-            reason: Reason.Started,
-            message: `map phase started: ${totalItems} items, parallelism ${spec.parallelism}`,
-          },
-    );
-    if (!spec.suspend) {
-      let slots = spec.parallelism - activeItems;
-      for (const retry of readyRetries) {
-        if (slots <= 0) break;
-        state.create.push(retry);
-        itemEvent({
-          type: 'Normal',
-          reason: Reason.ItemRetried,
-          message: `item ${retry.phase === PHASE_MAP ? retry.index : ''} retried: attempt ${retry.attempt + 1}`,
-        });
-        slots--;
-      }
-      for (let index = 0; index < totalItems && slots > 0; index++) {
-        if (completedAll.has(index) || failedAll.has(index) || attemptsByIndex.has(index)) continue;
-        state.create.push({ phase: PHASE_MAP, index, attempt: 0 });
-        slots--;
-      }
-    }
-    return state;
+/** The map phase goes on: due retries first, then new items, up to `parallelism` running at once. */
+function planMap(
+  sync: Sync,
+  attempts: Attempts,
+  outcomes: ItemOutcomes,
+  completedAll: IndexSet,
+  failedAll: IndexSet,
+): void {
+  const { state, spec, input } = sync;
+  if (spec.suspend) {
+    setPhase(sync, 'Suspended', {
+      type: 'Normal',
+      reason: Reason.Suspended,
+      message: 'job suspended: no new pods are created',
+    });
+    return;
   }
-
-  if (!spec.hasReduce) {
-    completeJob(state, open, now, conditions, prev.phase, `all ${totalItems} items processed`);
-    return state;
+  setPhase(sync, 'Running', {
+    type: 'Normal',
+    reason: Reason.Started,
+    message: `map phase started: ${input.totalItems} items, parallelism ${spec.parallelism}`,
+  });
+  let slots = spec.parallelism - outcomes.activeItems;
+  for (const retry of outcomes.readyRetries) {
+    if (slots <= 0) break;
+    state.create.push(retry);
+    sync.itemEvent({
+      type: 'Normal',
+      reason: Reason.ItemRetried,
+      message: `item ${retry.index} retried: attempt ${retry.attempt + 1}`,
+    });
+    slots--;
   }
+  for (let index = 0; index < input.totalItems && slots > 0; index++) {
+    if (completedAll.has(index) || failedAll.has(index) || attempts.byIndex.has(index)) continue;
+    state.create.push({ phase: PHASE_MAP, index, attempt: 0 });
+    slots--;
+  }
+}
 
-  // Reduce phase: one pod at a time, retried up to reduce.backoffLimit.
-  reduceAttempts.sort(byAttempt);
-  const latest = reduceAttempts[reduceAttempts.length - 1];
+/** Reduce phase: one pod at a time, retried up to reduce.backoffLimit. */
+function planReduce(sync: Sync, attempts: Attempts, succeededItems: number, failedItems: number): void {
+  const { state, spec, input } = sync;
+  const latest = attempts.reduce.sort(byAttempt)[attempts.reduce.length - 1];
   if (latest?.state === 'succeeded') {
-    status.result = latest.message ?? '';
+    state.status.result = latest.message ?? '';
     state.finishedAttempts.push({ observation: latest, final: true });
-    completeJob(state, open, now, conditions, prev.phase, 'reduce completed');
-    return state;
+    completeJob(sync, attempts.open, 'reduce completed');
+    return;
   }
   if (latest?.state === 'failed' && latest.attempt >= spec.reduceBackoffLimit) {
     const message = `reduce failed after ${latest.attempt + 1} attempts: ${latest.reason ?? 'unknown'}`;
     state.finishedAttempts.push({ observation: latest, final: true });
-    finish(state, open, now, 'Failed');
-    status.conditions = setCondition(conditions, 'Failed', 'True', Reason.ReduceFailed, message, now);
-    setPhase('Failed', { type: 'Warning', reason: Reason.ReduceFailed, message });
-    return state;
+    failJob(sync, attempts.open, Reason.ReduceFailed, message);
+    return;
   }
-  setPhase(
-    spec.suspend ? 'Suspended' : 'Reducing',
-    spec.suspend
-      ? undefined
-      : {
-          type: 'Normal',
-          reason: Reason.Reducing,
-          message: `map phase done (${completedAll.size} succeeded, ${failedAll.size} failed); reduce started`,
-        },
-  );
-  if (spec.suspend || latest?.state === 'active') return state;
+  if (spec.suspend) {
+    setPhase(sync, 'Suspended');
+    return;
+  }
+  setPhase(sync, 'Reducing', {
+    type: 'Normal',
+    reason: Reason.Reducing,
+    message: `map phase done (${succeededItems} succeeded, ${failedItems} failed); reduce started`,
+  });
   if (latest === undefined) {
     state.create.push({ phase: PHASE_REDUCE, attempt: 0 });
-  } else {
-    const readyAt = finishedAtMs(latest) + retryBackoffMs(latest.attempt, options);
-    if (readyAt <= now.getTime())
+  } else if (latest.state === 'failed') {
+    const now = input.now.getTime();
+    const readyAt = finishedAtMs(latest) + retryBackoffMs(latest.attempt, input.options);
+    if (readyAt <= now)
       state.create.push({ phase: PHASE_REDUCE, attempt: latest.attempt + 1, previous: latest });
-    else state.requeueAfterMs = Math.min(state.requeueAfterMs ?? Infinity, readyAt - now.getTime());
+    else requeueAfter(state, readyAt - now);
   }
-  return state;
 }
 
 function failedItemDetail(index: number, id: string, o: PodObservation): FailedItemDetail {
@@ -314,18 +379,33 @@ function failedItemDetail(index: number, id: string, o: PodObservation): FailedI
   return detail;
 }
 
-function completeJob(
-  state: JobState,
-  open: PodObservation[],
-  now: Date,
-  conditions: Condition[],
-  prevPhase: JobPhase | undefined,
-  message: string,
-): void {
-  finish(state, open, now, 'Succeeded');
-  state.status.conditions = setCondition(conditions, 'Complete', 'True', Reason.Completed, message, now);
-  state.status.phase = 'Succeeded';
-  if (prevPhase !== 'Succeeded') state.events.push({ type: 'Normal', reason: Reason.Completed, message });
+function completeJob(sync: Sync, open: PodObservation[], message: string): void {
+  const { state, input } = sync;
+  finish(state, open, input.now, 'Succeeded');
+  state.status.conditions = setCondition(
+    state.status.conditions ?? [],
+    'Complete',
+    'True',
+    Reason.Completed,
+    message,
+    input.now,
+  );
+  if (sync.prev.phase !== 'Succeeded')
+    state.events.push({ type: 'Normal', reason: Reason.Completed, message });
+}
+
+function failJob(sync: Sync, open: PodObservation[], reason: Reason, message: string): void {
+  const { state, input } = sync;
+  finish(state, open, input.now, 'Failed');
+  state.status.conditions = setCondition(
+    state.status.conditions ?? [],
+    'Failed',
+    'True',
+    reason,
+    message,
+    input.now,
+  );
+  setPhase(sync, 'Failed', { type: 'Warning', reason, message });
 }
 
 /**
