@@ -1,0 +1,70 @@
+// What a pod gets to nest its own spans under its attempt's span: TRACEPARENT, TRACESTATE and BAGGAGE (per
+// "Environment Variables as Context Propagation Carriers"), OTEL_RESOURCE_ATTRIBUTES naming the pod, and the
+// traceparent as an annotation, all written before the pod exists.
+import { propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { EnvironmentSetter } from '@opentelemetry/propagator-env-carrier';
+import type { V1EnvVar } from '@kubernetes/client-node';
+import { PHASE_MAP } from '../api/constants.js';
+import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
+import type { PodDecorations } from '../controller/hooks.js';
+import type { PodToCreate } from '../controller/jobstate.js';
+import {
+  ANNOTATION_POD_TRACEPARENT,
+  Attr,
+  BaggageKey,
+  ENV_NODE_NAME,
+  ENV_OTEL_RESOURCE_ATTRIBUTES,
+  ENV_POD_NAME,
+  ENV_POD_UID,
+} from './names.js';
+import { agentSpanContext, jobTraceOf } from './spans.js';
+import { formatTraceparent } from './traceparent.js';
+import { tracedStatus } from './tracestate.js';
+
+const propagator = new CompositePropagator({
+  propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+});
+
+/** The trace context env and annotation of the pod about to be created for `target`; none before tracing chose. */
+export function traceContextForPod(
+  job: MapReduceJob,
+  status: MapReduceJobStatus,
+  target: PodToCreate,
+  clusterName?: string,
+): PodDecorations {
+  const traced = tracedStatus(status);
+  if (!traced) return { env: [], annotations: {} };
+  const jt = jobTraceOf(job, traced);
+  const index = target.phase === PHASE_MAP ? target.index : -1;
+  const sc = agentSpanContext(jt, { phase: target.phase, index, attempt: target.attempt });
+  const carrier: Record<string, string> = {};
+  const entries: Record<string, { value: string }> = {};
+  for (const [k, v] of Object.entries(job.spec.telemetry?.baggage ?? {})) entries[k] = { value: v };
+  entries[BaggageKey.JobName] = { value: job.metadata.name! };
+  entries[BaggageKey.Namespace] = { value: job.metadata.namespace! };
+  if (target.phase === PHASE_MAP) entries[BaggageKey.ItemIndex] = { value: String(target.index) };
+  const ctx = propagation.setBaggage(
+    trace.setSpanContext(ROOT_CONTEXT, sc),
+    propagation.createBaggage(entries),
+  );
+  propagator.inject(ctx, undefined, new EnvironmentSetter(carrier));
+  const resourceAttributes = [
+    `${Attr.K8sNamespace}=${job.metadata.namespace!}`,
+    `${Attr.K8sPodName}=$(${ENV_POD_NAME})`,
+    `${Attr.K8sPodUid}=$(${ENV_POD_UID})`,
+    `${Attr.K8sNodeName}=$(${ENV_NODE_NAME})`,
+    ...(clusterName ? [`${Attr.K8sClusterName}=${clusterName}`] : []),
+  ].join(',');
+  const env: V1EnvVar[] = [
+    ...Object.entries(carrier).map(([name, value]) => ({ name, value })),
+    { name: ENV_POD_NAME, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: ENV_POD_UID, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    { name: ENV_NODE_NAME, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    { name: ENV_OTEL_RESOURCE_ATTRIBUTES, value: resourceAttributes },
+  ];
+  return {
+    env,
+    annotations: { [ANNOTATION_POD_TRACEPARENT]: formatTraceparent({ ...sc, sampled: jt.sampled }) },
+  };
+}
