@@ -379,33 +379,33 @@ function failedItemDetail(index: number, id: string, o: PodObservation): FailedI
   return detail;
 }
 
+/** How a job ends: its phase, the condition that says so, and the Event's type. */
+const ENDINGS = {
+  Succeeded: { condition: 'Complete', event: 'Normal' },
+  Failed: { condition: 'Failed', event: 'Warning' },
+} as const;
+
 function completeJob(sync: Sync, open: PodObservation[], message: string): void {
-  const { state, input } = sync;
-  finish(state, open, input.now, 'Succeeded');
-  state.status.conditions = setCondition(
-    state.status.conditions ?? [],
-    'Complete',
-    'True',
-    Reason.Completed,
-    message,
-    input.now,
-  );
-  if (sync.prev.phase !== 'Succeeded')
-    state.events.push({ type: 'Normal', reason: Reason.Completed, message });
+  endJob(sync, open, 'Succeeded', Reason.Completed, message);
 }
 
 function failJob(sync: Sync, open: PodObservation[], reason: Reason, message: string): void {
+  endJob(sync, open, 'Failed', reason, message);
+}
+
+function endJob(
+  sync: Sync,
+  open: PodObservation[],
+  phase: keyof typeof ENDINGS,
+  reason: Reason,
+  message: string,
+): void {
   const { state, input } = sync;
-  finish(state, open, input.now, 'Failed');
-  state.status.conditions = setCondition(
-    state.status.conditions ?? [],
-    'Failed',
-    'True',
-    reason,
-    message,
-    input.now,
-  );
-  setPhase(sync, 'Failed', { type: 'Warning', reason, message });
+  const ending = ENDINGS[phase];
+  finish(state, open, input.now, phase);
+  const conditions = state.status.conditions ?? [];
+  state.status.conditions = setCondition(conditions, ending.condition, 'True', reason, message, input.now);
+  setPhase(sync, phase, { type: ending.event, reason, message });
 }
 
 /**

@@ -86,6 +86,26 @@ interface Case {
   };
 }
 
+const PATCH_RESULT_0 = 'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}';
+/** Item 0's success is recorded: item 2 takes its slot. */
+const START_ITEM_2 = [
+  'hook decoratePod map 2/0',
+  'hook recordFinished [wc-0-0]',
+  'createNamespacedPod ns/wc-2-0',
+  'hook attemptsStarted [map 2/0]',
+];
+const WRITE_STATUS = ['replaceNamespacedCustomObjectStatus ns/wc', 'hook statusWritten'];
+
+/** A permanent error before any pod: the Failed status, its hooks and one Warning Event. */
+function failJobCalls(reason: string): string[] {
+  return [
+    'hook decorateStatus',
+    'hook recordFinished []',
+    ...WRITE_STATUS,
+    `createNamespacedEvent ns ${reason}`,
+  ];
+}
+
 const three = (): JobBuilder => makeJob('wc').items(['a', 'b', 'c']).parallelism(2);
 const one = (): JobBuilder => makeJob('wc').items(['a']).parallelism(1);
 const NOT_FOUND_MESSAGE = 'spec.input.configMapRef: ConfigMap ns/in not found';
@@ -120,8 +140,7 @@ const cases: Case[] = [
         'createNamespacedPod ns/wc-0-0',
         'createNamespacedPod ns/wc-1-0',
         'hook attemptsStarted [map 0/0,map 1/0]',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
+        ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
       ],
       status: running(),
@@ -132,14 +151,7 @@ const cases: Case[] = [
     name: 'a ConfigMap input that does not exist: the job fails with InputNotFound, no pod',
     job: makeJob('wc').configMapInput('in', 'items.json'),
     expect: {
-      calls: [
-        'readNamespacedConfigMap ns/in',
-        'hook decorateStatus',
-        'hook recordFinished []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
-        'createNamespacedEvent ns InputNotFound',
-      ],
+      calls: ['readNamespacedConfigMap ns/in', ...failJobCalls('InputNotFound')],
       status: failedWith('InputNotFound', NOT_FOUND_MESSAGE, at(0)),
     },
   },
@@ -148,14 +160,7 @@ const cases: Case[] = [
     job: makeJob('wc').configMapInput('in', 'items.json'),
     setup: (w) => w.client.configMaps.push({ metadata: { name: 'in' }, data: { other: '[]' } }),
     expect: {
-      calls: [
-        'readNamespacedConfigMap ns/in',
-        'hook decorateStatus',
-        'hook recordFinished []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
-        'createNamespacedEvent ns InputNotFound',
-      ],
+      calls: ['readNamespacedConfigMap ns/in', ...failJobCalls('InputNotFound')],
       status: failedWith(
         'InputNotFound',
         'spec.input.configMapRef: ConfigMap ns/in has no key "items.json"',
@@ -169,13 +174,7 @@ const cases: Case[] = [
       .items([{ id: 'x' }, { id: 'x' }])
       .idPath('$.id'),
     expect: {
-      calls: [
-        'hook decorateStatus',
-        'hook recordFinished []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
-        'createNamespacedEvent ns DuplicateItemId',
-      ],
+      calls: [...failJobCalls('DuplicateItemId')],
       status: failedWith('DuplicateItemId', 'spec.input.idPath: items 0 and 1 have the same id "x"', at(0)),
     },
   },
@@ -183,13 +182,7 @@ const cases: Case[] = [
     name: 'an item too large for the snapshot: InputInvalid, nothing stored',
     job: makeJob('wc').items(['x'.repeat(600 * 1024)]),
     expect: {
-      calls: [
-        'hook decorateStatus',
-        'hook recordFinished []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
-        'createNamespacedEvent ns InputInvalid',
-      ],
+      calls: [...failJobCalls('InputInvalid')],
       status: failedWith('InputInvalid', 'item 0 is 614402 bytes as JSON; the limit is 524288', at(0)),
     },
   },
@@ -200,14 +193,7 @@ const cases: Case[] = [
     snapshot: false,
     now: at(5),
     expect: {
-      calls: [
-        ITEMS_LIST,
-        'hook decorateStatus',
-        'hook recordFinished []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
-        'createNamespacedEvent ns InputInvalid',
-      ],
+      calls: [ITEMS_LIST, ...failJobCalls('InputInvalid')],
       status: failedWith('InputInvalid', SNAPSHOT_LOST, at(5), running()),
     },
   },
@@ -218,17 +204,7 @@ const cases: Case[] = [
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
     now: at(10),
     expect: {
-      calls: [
-        ITEMS_LIST,
-        'hook decorateStatus',
-        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
-        'hook decoratePod map 2/0',
-        'hook recordFinished [wc-0-0]',
-        'createNamespacedPod ns/wc-2-0',
-        'hook attemptsStarted [map 2/0]',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
-      ],
+      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
       satisfied: false,
     },
@@ -244,14 +220,10 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        PATCH_RESULT_0,
         'createNamespacedConfigMap ns/wc-results-0 [0]',
-        'hook decoratePod map 2/0',
-        'hook recordFinished [wc-0-0]',
-        'createNamespacedPod ns/wc-2-0',
-        'hook attemptsStarted [map 2/0]',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
+        ...START_ITEM_2,
+        ...WRITE_STATUS,
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
       satisfied: false,
@@ -264,7 +236,7 @@ const cases: Case[] = [
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
     setup: (w) => w.client.fail('patchNamespacedConfigMap', 500),
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', 'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}'],
+      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0],
       throws: 500,
     },
   },
@@ -278,7 +250,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        PATCH_RESULT_0,
         'hook decoratePod map 2/0',
         'hook recordFinished [wc-0-0]',
       ],
@@ -338,8 +310,7 @@ const cases: Case[] = [
         'hook recordFinished []',
         'deleteNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
+        ...WRITE_STATUS,
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
     },
@@ -354,11 +325,8 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
-        'hook decoratePod map 2/0',
-        'hook recordFinished [wc-0-0]',
-        'createNamespacedPod ns/wc-2-0',
-        'hook attemptsStarted [map 2/0]',
+        PATCH_RESULT_0,
+        ...START_ITEM_2,
         'replaceNamespacedCustomObjectStatus ns/wc',
       ],
       throws: 409,
@@ -412,11 +380,10 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}',
+        PATCH_RESULT_0,
         'hook recordFinished [wc-0-0]',
         'hook attemptsStarted []',
-        'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook statusWritten',
+        ...WRITE_STATUS,
         'createNamespacedEvent ns Completed',
       ],
       status: running({
