@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # npm run bench: builds the operator, brings the local control plane up if needed, runs bench/run.ts.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
-export PATH="$(bash "$HACK_DIR/node.sh"):$PATH"
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund >&2
-fi
+ensure_node_deps
 npm run --silent build
 started=0
 if ! bash "$HACK_DIR/cluster-status.sh" >/dev/null 2>&1; then started=1; bash "$HACK_DIR/cluster-up.sh"; fi

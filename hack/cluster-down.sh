@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops every control-plane process started by cluster-up.sh and removes the cluster's state.
 # Logs stay under .cluster/logs for debugging. Safe to run when nothing is running.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Reverse start order: the controllers go before the API server, the API server before etcd.

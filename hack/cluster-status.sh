@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Prints whether each control-plane component runs, and the nodes. Exits 1 if any component is down.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 status=0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
 # with simulated nodes. Idempotent: components already running are left alone.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$HACK_DIR/pki.sh"
 

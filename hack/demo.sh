@@ -2,17 +2,12 @@
 # The demo: the local control plane, Jaeger and Prometheus, the operator with tracing and metrics on, and
 # the word-count example run to completion; then its status, result, trace waterfall and metrics.
 # Everything stays up until `npm run demo:down`.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 DEMO_NAMESPACE="${MAPREDUCE_DEMO_NAMESPACE:-demo}"
-NODE_BIN="$(bash "$HACK_DIR/node.sh")"
-export PATH="$NODE_BIN:$PATH"
-
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund >&2
-fi
+ensure_node_deps
 log "building the operator"; npm run --silent build
 bash "$HACK_DIR/cluster-up.sh"
 bash "$HACK_DIR/observability-up.sh"

@@ -4,6 +4,7 @@
 #   manifests/kustomize/base/install.yaml  the same, as the Kustomize base
 #   manifests/examples/                    the sample jobs of examples/, with a kustomization
 # test/integration/install.test.ts fails when these are out of sync with the chart.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 helm="$(bash "$HACK_DIR/tool-path.sh" helm)"

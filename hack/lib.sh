@@ -56,6 +56,25 @@ ensure_apt() { # ensure_apt COMMAND PACKAGE
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 
+# Fills DIR through DIR.tmp and one rename, so an interrupted install never leaves a DIR that looks complete.
+install_atomically() { # install_atomically DIR COMMAND [ARG...]: runs COMMAND DIR.tmp ARG...
+  local dir="$1" tmp="$1.tmp"; shift
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  "$1" "$tmp" "${@:2}"
+  rm -rf "$dir" && mv "$tmp" "$dir"
+}
+
+# Puts the pinned Node.js on PATH; npm ci only when package-lock.json changed since the last install.
+ensure_node_deps() {
+  local node_bin installed="$REPO_ROOT/node_modules/.package-lock.json"
+  node_bin="$(bash "$HACK_DIR/node.sh")"
+  export PATH="$node_bin:$PATH"
+  if [ ! -f "$installed" ] || [ "$REPO_ROOT/package-lock.json" -nt "$installed" ]; then
+    log "installing npm packages (npm ci)"
+    (cd "$REPO_ROOT" && npm ci --no-audit --no-fund >&2)
+  fi
+}
+
 # Stops the process whose pid is in PIDFILE: SIGTERM, up to 10 s, then SIGKILL.
 stop_process() { # stop_process NAME PIDFILE
   local name="$1" pidfile="$2" pid

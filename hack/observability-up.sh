@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Jaeger (OTLP gRPC :4317, HTTP :4318, query API :16686) and a real Prometheus (:9090) scraping the
 # operator's /metrics on :9464, on loopback, until `npm run observability:down`. Idempotent.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_apt curl curl
 mkdir -p "$OBSERVABILITY_DIR/run" "$OBSERVABILITY_DIR/logs"

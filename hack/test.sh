@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
 # The project's whole test run, as `npm test` and CI run it: install, format check, lint, type check, build,
 # unit tests, then integration tests on the local control plane (brought up here, built on first use).
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-NODE_BIN="$(bash "$HACK_DIR/node.sh")"
-export PATH="$NODE_BIN:$PATH"
+ensure_node_deps
 log "node $(node --version), npm $(npm --version 2>/dev/null)"
-
-# npm ci only when the lockfile changed since the last install.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund >&2
-fi
 
 summary="$(mktemp)"
 trap 'rm -f "$summary"' EXIT

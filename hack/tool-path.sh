@@ -4,11 +4,14 @@
 #   helm        built from its pinned Go module (hack/build-control-plane.sh helm)
 #   prometheus  Debian's package at PROMETHEUS_DEB_VERSION, unpacked into the cache (no service is installed)
 #   lua         Debian's lua5.1 (Argo CD's health checks are Lua 5.1), unpacked the same way
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+extract_debs() { local deb; for deb in "$2"/*.deb; do dpkg -x "$deb" "$1"; done; } # extract_debs INTO FROM
 
 # Downloads Debian packages (name=version ...) and unpacks them into DIR; installs nothing system-wide.
 unpack_debs() { # unpack_debs DIR PACKAGE=VERSION...
-  local dir="$1" tmp deb; shift
+  local dir="$1" tmp; shift
   tmp="$(mktemp -d)"
   log "downloading Debian's $*"
   if ! (cd "$tmp" && apt-get download -qq "$@" >/dev/null 2>&1); then
@@ -16,9 +19,8 @@ unpack_debs() { # unpack_debs DIR PACKAGE=VERSION...
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     (cd "$tmp" && apt-get download -qq "$@" >/dev/null 2>&1) || die "apt-get download $* failed"
   fi
-  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$dir.tmp"; done
-  rm -rf "$dir" "$tmp" && mv "$dir.tmp" "$dir"
+  install_atomically "$dir" extract_debs "$tmp"
+  rm -rf "$tmp"
 }
 
 install_lua() {

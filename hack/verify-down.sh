@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Checks that cluster-down.sh left no control-plane process or listening port behind.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 leftover=0
