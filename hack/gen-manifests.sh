@@ -25,7 +25,7 @@ metadata:
   labels:
     app.kubernetes.io/name: mapreduce-operator
 HEAD
-  "$helm" template "$RELEASE" charts/mapreduce-operator --namespace "$NAMESPACE" --kube-version "$KUBE_VERSION" \
+  "$helm" template "$RELEASE" charts/mapreduce-operator --namespace "$NAMESPACE" --kube-version "$KUBE_VERSION" --skip-tests \
     --include-crds
 }
 

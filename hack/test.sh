@@ -28,10 +28,11 @@ fi
 if pid="$(cat "$CLUSTER_RUN_DIR/operator.pid" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; then
   die "the demo's operator (pid $pid) watches every namespace and would reconcile the tests' jobs: run 'npm run demo:down' first"
 fi
-log "tools for the integration tests: Jaeger, Prometheus, Helm"
+log "tools for the integration tests: Jaeger, Prometheus, Helm, kstatus"
 bash "$HACK_DIR/tool-path.sh" jaeger >/dev/null
 bash "$HACK_DIR/tool-path.sh" prometheus >/dev/null
 bash "$HACK_DIR/tool-path.sh" helm >/dev/null
+bash "$HACK_DIR/tool-path.sh" kstatus >/dev/null
 log "integration tests"; npx mocha --config .mocharc.integration.json || status=1
 
 if [ "$started_cluster" = 1 ]; then

@@ -4,6 +4,7 @@
 #   helm        built from its pinned Go module (hack/build-control-plane.sh helm)
 #   prometheus  Debian's package at PROMETHEUS_DEB_VERSION, unpacked into the cache (no service is installed)
 #   lua         Debian's lua5.1 (Argo CD's health checks are Lua 5.1), unpacked the same way
+#   kstatus     hack/kstatus: what Flux and kpt compute of an object (sigs.k8s.io/cli-utils, pinned in its go.mod)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -32,6 +33,11 @@ SH
   chmod +x "$LUA_DIR/lua"
 }
 
+build_kstatus() { # our own module (hack/kstatus), pinned by its go.sum
+  log "kstatus: building hack/kstatus"
+  (cd "$HACK_DIR/kstatus" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w" -o "$1/kstatus" .)
+}
+
 case "${1:-}" in
   jaeger) [ -x "$JAEGER_BIN_DIR/jaeger" ] || bash "$HACK_DIR/build-control-plane.sh" jaeger >&2
     echo "$JAEGER_BIN_DIR/jaeger" ;;
@@ -42,5 +48,7 @@ case "${1:-}" in
     echo "$PROMETHEUS_DIR/usr/bin/prometheus" ;;
   lua) [ -x "$LUA_DIR/lua" ] || install_lua >&2
     echo "$LUA_DIR/lua" ;;
-  *) die "usage: $0 jaeger|helm|prometheus|lua" ;;
+  kstatus) [ -x "$KSTATUS_BIN_DIR/kstatus" ] || install_atomically "$KSTATUS_BIN_DIR" build_kstatus >&2
+    echo "$KSTATUS_BIN_DIR/kstatus" ;;
+  *) die "usage: $0 jaeger|helm|prometheus|lua|kstatus" ;;
 esac

@@ -37,6 +37,7 @@ export const Reason = {
   Suspended: 'Suspended',
   Resumed: 'Resumed',
   Started: 'Started',
+  Running: 'Running',
   Reducing: 'Reducing',
   ItemFailed: 'ItemFailed',
   ItemRetried: 'ItemRetried',

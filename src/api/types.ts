@@ -71,7 +71,11 @@ export interface MapReduceJobSpec {
 
 export type JobPhase = 'Pending' | 'Running' | 'Reducing' | 'Succeeded' | 'Failed' | 'Suspended';
 
-export type ConditionType = 'Complete' | 'Failed' | 'Suspended';
+/**
+ * Complete, Failed and Suspended say what happened (`kubectl wait --for=condition=Complete`); Ready,
+ * Reconciling and Stalled are the kstatus conditions GitOps tools wait on (readiness.ts).
+ */
+export type ConditionType = 'Complete' | 'Failed' | 'Suspended' | 'Ready' | 'Reconciling' | 'Stalled';
 
 export interface Condition {
   type: ConditionType;

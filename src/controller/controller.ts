@@ -22,6 +22,7 @@ import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobst
 import { managePods } from './managepods.js';
 import { controllingJob, isControlledBy } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
+import { setReadiness } from './readiness.js';
 import { resultsShardNames } from './resultstore.js';
 import type { ResultStore } from './resultstore.js';
 import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
@@ -196,6 +197,10 @@ export class Controller {
       await deleteFinishedJob(this.deps.jobsApi, job, log);
       return undefined;
     }
+    if (job.status?.observedGeneration !== job.metadata.generation) {
+      // A spec edit after the end (say, a new TTL) is observed, or GitOps tools would wait on it forever.
+      await this.writeStatus(job, { ...job.status, observedGeneration: job.metadata.generation }, log);
+    }
     const pods = this.ownedPods(job);
     if (pods.length > 0) {
       const state = computeJobState({
@@ -281,6 +286,7 @@ export class Controller {
       completionTime: now.toISOString(),
       conditions: setCondition(job.status?.conditions ?? [], 'Failed', 'True', reason, message, now),
     };
+    setReadiness(status, now);
     const events: JobEvent[] = [{ type: 'Warning', reason, message }];
     const record: ReconcileRecord = { job, status, finished: [], itemId: () => undefined, now, events };
     this.deps.hooks.decorateStatus(record);

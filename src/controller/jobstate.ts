@@ -16,6 +16,7 @@ import type { EffectiveSpec } from './defaults.js';
 import { IndexSet, parseIndexRanges } from './indexranges.js';
 import type { PodObservation } from './podobservation.js';
 import { observePod } from './podobservation.js';
+import { setReadiness } from './readiness.js';
 
 /** Newest dead-letter entries kept in status; the full set is in failedIndexes. Keeps status well under 100 KiB. */
 export const MAX_FAILED_ITEM_DETAILS = 50;
@@ -159,16 +160,17 @@ export function computeJobState(input: JobStateInput): JobState {
   if (spec.failurePolicyExceeded(failedAll.size, totalItems)) {
     const message = `${failedAll.size} of ${totalItems} items failed, more than the failure policy allows`;
     failJob(sync, attempts.open, Reason.FailedItemsExceeded, message);
-    return state;
-  }
-  applySuspension(sync);
-  if (completedAll.size + failedAll.size < totalItems) {
-    planMap(sync, attempts, outcomes, completedAll, failedAll);
-  } else if (!spec.hasReduce) {
-    completeJob(sync, attempts.open, `all ${totalItems} items processed`);
   } else {
-    planReduce(sync, attempts, completedAll.size, failedAll.size);
+    applySuspension(sync);
+    if (completedAll.size + failedAll.size < totalItems) {
+      planMap(sync, attempts, outcomes, completedAll, failedAll);
+    } else if (!spec.hasReduce) {
+      completeJob(sync, attempts.open, `all ${totalItems} items processed`);
+    } else {
+      planReduce(sync, attempts, completedAll.size, failedAll.size);
+    }
   }
+  setReadiness(state.status, input.now);
   return state;
 }
 

@@ -1,41 +1,11 @@
 // The Argo CD health check, run by a real Lua 5.1 (Argo CD runs it on gopher-lua, a Lua 5.1) against statuses.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { load } from 'js-yaml';
-import type { JsonValue, MapReduceJobStatus } from '../../src/api/types.js';
+import type { MapReduceJobStatus } from '../../src/api/types.js';
+import { ARGOCD_HEALTH_LUA, argoHealth } from '../support/health.js';
 import { REPO_ROOT } from '../support/cluster.js';
-
-const HEALTH = path.join(REPO_ROOT, 'manifests', 'argocd', 'health.lua');
-
-/** A JSON value as a Lua table constructor. */
-function toLua(v: JsonValue): string {
-  if (v === null) return 'nil';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return `{${v.map(toLua).join(', ')}}`;
-  return `{${Object.entries(v)
-    .map(([k, x]) => `[${JSON.stringify(k)}] = ${toLua(x)}`)
-    .join(', ')}}`;
-}
-
-function health(status: MapReduceJobStatus | undefined): { status: string; message: string } {
-  const lua = execFileSync('bash', [path.join(REPO_ROOT, 'hack', 'tool-path.sh'), 'lua'], {
-    encoding: 'utf8',
-  }).trim();
-  const obj = { apiVersion: 'mapreduce.dev/v1alpha1', kind: 'MapReduceJob', ...(status ? { status } : {}) };
-  const out = execFileSync(
-    lua,
-    [
-      '-e',
-      `obj = ${toLua(obj as unknown as JsonValue)}; local hs = dofile(${JSON.stringify(HEALTH)}); io.write(hs.status, "\\n", hs.message)`,
-    ],
-    { encoding: 'utf8' },
-  );
-  const [s, message] = out.split('\n');
-  return { status: s!, message: message! };
-}
 
 const failed = {
   type: 'Failed' as const,
@@ -44,6 +14,10 @@ const failed = {
   message: '3 of 10 items failed, more than the failure policy allows',
   lastTransitionTime: '2026-01-01T00:00:00Z',
 };
+
+function statusOnly(status: MapReduceJobStatus | undefined): object {
+  return { apiVersion: 'mapreduce.dev/v1alpha1', kind: 'MapReduceJob', ...(status ? { status } : {}) };
+}
 
 describe('Argo CD health check', function () {
   const cases: { name: string; status?: MapReduceJobStatus; expect: { status: string; message: string } }[] =
@@ -85,7 +59,7 @@ describe('Argo CD health check', function () {
     ];
   for (const tc of cases) {
     it(`reports ${tc.name}`, function () {
-      expect(health(tc.status)).to.deep.equal(tc.expect);
+      expect(argoHealth(statusOnly(tc.status))).to.deep.equal(tc.expect);
     });
   }
 
@@ -96,7 +70,7 @@ describe('Argo CD health check', function () {
       data: Record<string, string>;
     };
     expect(cm.data['resource.customizations.health.mapreduce.dev_MapReduceJob']).to.equal(
-      readFileSync(HEALTH, 'utf8'),
+      readFileSync(ARGOCD_HEALTH_LUA, 'utf8'),
     );
   });
 });

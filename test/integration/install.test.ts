@@ -1,6 +1,6 @@
 // Installing the operator: the Helm chart (lint, template, values schema, install onto the local control
 // plane), its RBAC proven sufficient by running a job with the installed ServiceAccount's token alone and
-// proven narrow by access reviews, and the plain manifests generated from it.
+// proven narrow by access reviews, `helm test`, and the plain manifests generated from it.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -245,6 +245,53 @@ describe('install', function () {
       const job = await waitForPhase(ns.name, 'rbac', ['Succeeded', 'Failed']);
       expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 3, retries: 1, result: 'ok' });
       expect(operator.logs.filter((l) => (l.level as number) >= 50)).to.deep.equal([]);
+    });
+
+    it('passes helm test: the smoke job Succeeds, and the wait pod’s command passes with the pod’s own RBAC', async function () {
+      const smoke = `${release}-mapreduce-operator-smoke`;
+      const watcher = await startOperator(release, [`--kubeconfig=${tokenKubeconfig}`]);
+      try {
+        const out = helm(
+          'test',
+          release,
+          '--namespace',
+          release,
+          `--kubeconfig=${kubeconfigPath()}`,
+          '--timeout=2m',
+        );
+        expect(out).to.match(new RegExp(`TEST SUITE:\\s+${smoke}-wait\\n[^]*Phase:\\s+Succeeded`));
+        const job = await waitForPhase(release, smoke, ['Succeeded', 'Failed']);
+        expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 2, failedItems: 0 });
+      } finally {
+        await watcher.kill();
+      }
+      // kwok runs no container, so the wait pod's own command is run here: the same kubectl arguments, as
+      // the pod's ServiceAccount, with the Role the chart gives it (applied as plain objects).
+      const rendered = loadAll(
+        helm(
+          'template',
+          release,
+          CHART,
+          '-n',
+          release,
+          '--kube-version',
+          KUBE_VERSION,
+          '--show-only',
+          'templates/tests/smoke.yaml',
+        ),
+      ) as Manifest[];
+      const identity = rendered.filter((m) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(m.kind));
+      execFileSync('kubectl', ['--kubeconfig', kubeconfigPath(), 'apply', '-f', '-'], {
+        input: identity.map((m) => JSON.stringify(m)).join('\n'),
+      });
+      const pod = rendered.find((m) => m.kind === 'Pod') as unknown as {
+        spec: { containers: { args: string[] }[] };
+      };
+      const as = `--as=system:serviceaccount:${release}:${smoke}`;
+      expect(kubectl(as, ...pod.spec.containers[0]!.args).trim()).to.equal(
+        `mapreducejob.mapreduce.dev/${smoke} condition met`,
+      );
+      expect(() => kubectl(as, 'get', 'mapreducejobs', '-n', release)).to.throw(/forbidden/);
     });
 
     const reviews: { what: string; attrs: Record<string, string>; allowed: boolean }[] = [

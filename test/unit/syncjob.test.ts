@@ -19,9 +19,29 @@ function t(seconds: number): string {
   return at(seconds).toISOString();
 }
 
+type Conditions = NonNullable<MapReduceJobStatus['conditions']>;
+
+function condition(
+  type: Conditions[number]['type'],
+  status: 'True' | 'False',
+  reason: string,
+  message: string,
+  since = t(0),
+): Conditions[number] {
+  return { type, status, reason, message, lastTransitionTime: since };
+}
+
+/** The kstatus conditions of a job in `phase` with these counts (what Flux and kpt read). */
+function readiness(phase: string, counts: string, since = t(0)): Conditions {
+  return [
+    condition('Reconciling', 'True', phase, `${phase}: ${counts}`, since),
+    condition('Ready', 'False', phase, `${phase}: ${counts}`, since),
+  ];
+}
+
 /** The status a running 3-item job has after its first write at t(0); fields override. */
 function running(over: Partial<MapReduceJobStatus> = {}): MapReduceJobStatus {
-  return {
+  const status: MapReduceJobStatus = {
     observedGeneration: 1,
     totalItems: 3,
     completedIndexes: '',
@@ -30,25 +50,34 @@ function running(over: Partial<MapReduceJobStatus> = {}): MapReduceJobStatus {
     failedItems: 0,
     retries: 0,
     activeItems: 0,
-    conditions: [],
     startTime: t(0),
     phase: 'Running',
     ...over,
   };
+  const counts = `${status.succeededItems}/${status.totalItems} items succeeded, ${status.failedItems} failed`;
+  status.conditions ??= readiness('Running', counts);
+  return status;
 }
 
+/** A permanent error on a job with no conditions yet: Failed, with its reason on Failed and Stalled. */
 function failedWith(
   reason: string,
   message: string,
   now: Date,
   prev: MapReduceJobStatus = {},
 ): MapReduceJobStatus {
+  const since = now.toISOString();
   return {
     ...prev,
     phase: 'Failed',
     observedGeneration: 1,
-    completionTime: now.toISOString(),
-    conditions: [{ type: 'Failed', status: 'True', reason, message, lastTransitionTime: now.toISOString() }],
+    completionTime: since,
+    conditions: [
+      condition('Failed', 'True', reason, message, since),
+      condition('Stalled', 'True', reason, message, since),
+      condition('Ready', 'False', reason, message, since),
+      condition('Reconciling', 'False', reason, message, since),
+    ],
   };
 }
 
@@ -194,7 +223,17 @@ const cases: Case[] = [
     now: at(5),
     expect: {
       calls: [ITEMS_LIST, ...failJobCalls('InputInvalid')],
-      status: failedWith('InputInvalid', SNAPSHOT_LOST, at(5), running()),
+      status: {
+        ...running(),
+        phase: 'Failed',
+        completionTime: t(5),
+        conditions: [
+          condition('Reconciling', 'False', 'InputInvalid', SNAPSHOT_LOST, t(5)), // was True: moves
+          condition('Ready', 'False', 'InputInvalid', SNAPSHOT_LOST, t(0)), // was False: keeps its time
+          condition('Failed', 'True', 'InputInvalid', SNAPSHOT_LOST, t(5)),
+          condition('Stalled', 'True', 'InputInvalid', SNAPSHOT_LOST, t(5)),
+        ],
+      },
     },
   },
   {
@@ -393,13 +432,9 @@ const cases: Case[] = [
         phase: 'Succeeded',
         completionTime: t(5),
         conditions: [
-          {
-            type: 'Complete',
-            status: 'True',
-            reason: 'Completed',
-            message: 'all 1 items processed',
-            lastTransitionTime: t(5),
-          },
+          condition('Reconciling', 'False', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
+          condition('Ready', 'True', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
+          condition('Complete', 'True', 'Completed', 'all 1 items processed', t(5)),
         ],
       }),
       returns: 60_000,
@@ -446,6 +481,29 @@ const cases: Case[] = [
     now: at(65),
     setup: (w) => w.client.fail('deleteNamespacedCustomObject', 404),
     expect: { calls: ['deleteNamespacedCustomObject ns/wc uid=uid-1'] },
+  },
+  {
+    name: 'a spec edit after the job finished is observed, so GitOps waits end',
+    job: one(),
+    status: running({
+      totalItems: 1,
+      completedIndexes: '0',
+      succeededItems: 1,
+      phase: 'Succeeded',
+      completionTime: t(5),
+      observedGeneration: 0,
+    }),
+    now: at(30),
+    expect: {
+      calls: ['replaceNamespacedCustomObjectStatus ns/wc'],
+      status: running({
+        totalItems: 1,
+        completedIndexes: '0',
+        succeededItems: 1,
+        phase: 'Succeeded',
+        completionTime: t(5),
+      }),
+    },
   },
   {
     name: 'a failed job without a TTL keeps only its newest failed pod',
