@@ -8,6 +8,12 @@ export const LABEL_PHASE = 'mapreduce.dev/phase';
 /** On the operator's ConfigMaps: `items` (the input snapshot) or `results`. */
 export const LABEL_STORE = 'mapreduce.dev/store';
 
+/**
+ * On every pod the operator creates, removed only once the attempt is recorded (KEP-2307's job tracking):
+ * a pod deleted by anyone stays readable until then, so no attempt, result or retry count is lost.
+ */
+export const FINALIZER_TRACKING = 'mapreduce.dev/tracking';
+
 export const PHASE_MAP = 'map';
 export const PHASE_REDUCE = 'reduce';
 

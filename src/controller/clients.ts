@@ -7,6 +7,7 @@ export type CoreClient = Pick<
   CoreV1Api,
   | 'createNamespacedPod'
   | 'deleteNamespacedPod'
+  | 'patchNamespacedPod'
   | 'readNamespacedConfigMap'
   | 'listNamespacedConfigMap'
   | 'createNamespacedConfigMap'

@@ -19,8 +19,8 @@ import { ItemTooLargeError } from './itemstore.js';
 import type { ItemStore, StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
-import { managePods } from './managepods.js';
-import { controllingJob, isControlledBy } from './ownership.js';
+import { managePods, releasePod } from './managepods.js';
+import { controllingJob, isControlledBy, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { setReadiness } from './readiness.js';
 import { resultsShardNames } from './resultstore.js';
@@ -76,11 +76,15 @@ export class Controller {
     this.deps.items.forget(job.metadata.uid!);
   }
 
-  /** An informer saw one of the jobs' pods come, change or go: the owning job's key, to reconcile. */
+  /**
+   * An informer saw one of the jobs' pods come, change or go: the owning job's key, to reconcile. A tracked
+   * pod whose job is gone (or orphaned it) is looked up by its job-name label, so its finalizer is released.
+   */
   podChanged(pod: V1Pod, verb: 'add' | 'update' | 'delete'): string | undefined {
-    const owner = controllingJob(pod);
-    if (!owner) return undefined;
-    const key = jobKey(pod.metadata!.namespace!, owner.name);
+    const name =
+      controllingJob(pod)?.name ?? (isTracked(pod) ? pod.metadata?.labels?.[LABEL_JOB_NAME] : undefined);
+    if (!name) return undefined;
+    const key = jobKey(pod.metadata!.namespace!, name);
     if (verb === 'add') this.deps.expectations.observedCreate(key, pod.metadata!.name!);
     if (verb === 'delete') this.deps.expectations.observedDelete(key, pod.metadata!.name!);
     return key;
@@ -94,6 +98,7 @@ export class Controller {
     const log = this.deps.log.child({ job: key, ...(cached ? hooks.logFields(cached) : {}) });
     if (!cached) {
       log.debug('job is gone; its pods and ConfigMaps go with it (owner references)');
+      await this.releaseStrays(namespace, name, undefined, log);
       return undefined;
     }
     if (!expectations.satisfied(key)) {
@@ -106,6 +111,19 @@ export class Controller {
       return waitMs;
     }
     const job = structuredClone(cached); // so we don't mutate the shared cache
+    await this.releaseStrays(namespace, name, job.metadata.uid, log);
+    if (job.metadata.deletionTimestamp) {
+      // Being deleted (foreground): no new pods, and nothing holds the garbage collector back.
+      log.debug('job is being deleted; releasing its pods');
+      await managePods(
+        this.deps.core,
+        expectations,
+        key,
+        { create: [], delete: [], release: this.ownedPods(job) },
+        log,
+      );
+      return undefined;
+    }
     const now = this.deps.clock();
     if (isFinished(job.status?.phase)) return this.syncFinished(key, job, now, log);
 
@@ -148,7 +166,7 @@ export class Controller {
       this.deps.core,
       expectations,
       key,
-      { create: podsToCreate, delete: state.delete },
+      { create: podsToCreate, delete: state.delete, release: state.release },
       log,
     );
     if (managed.createError) {
@@ -215,11 +233,34 @@ export class Controller {
         this.deps.core,
         this.deps.expectations,
         key,
-        { create: [], delete: state.delete },
+        { create: [], delete: state.delete, release: state.release },
         log,
       );
     }
     return remaining;
+  }
+
+  /**
+   * Tracked pods labelled with this job's name that no live job of that name controls: an earlier job's of the
+   * same name, or orphaned by a deletion with propagationPolicy=Orphan. Their finalizer goes; nothing else.
+   */
+  private async releaseStrays(
+    namespace: string,
+    name: string,
+    liveUid: string | undefined,
+    log: Logger,
+  ): Promise<void> {
+    const strays = this.deps.pods
+      .list(namespace)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.[LABEL_JOB_NAME] === name &&
+          isTracked(p) &&
+          (liveUid === undefined || controllingJob(p)?.uid !== liveUid),
+      );
+    if (strays.length === 0) return;
+    log.info({ pods: strays.length }, 'releasing pods no live job of this name controls');
+    await Promise.all(strays.map((p) => releasePod(this.deps.core, p)));
   }
 
   private ownedPods(job: MapReduceJob): V1Pod[] {

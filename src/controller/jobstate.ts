@@ -68,7 +68,10 @@ export interface JobState {
   /** Attempts whose end this state records for the first time (the telemetry hook). */
   finishedAttempts: AttemptFinished[];
   create: PodToCreate[];
+  /** Pods that go: their tracking finalizer is removed and they are deleted. */
   delete: V1Pod[];
+  /** Pods kept for `kubectl logs` whose record is complete: only their tracking finalizer is removed. */
+  release: V1Pod[];
   events: JobEvent[];
   /** When to look again although nothing changes in the cluster: a retry backoff ending. */
   requeueAfterMs?: number;
@@ -137,6 +140,7 @@ export function computeJobState(input: JobStateInput): JobState {
       finishedAttempts: [],
       create: [],
       delete: [],
+      release: [],
       events: [],
       finished: isFinished(prev.phase),
     },
@@ -147,7 +151,13 @@ export function computeJobState(input: JobStateInput): JobState {
   const { state, spec } = sync;
   const observations = input.pods.map(observePod).filter((o): o is PodObservation => o !== undefined);
   if (state.finished) {
-    state.delete = podsToReleaseAfterFinish(observations, sync.failed, input.options);
+    // After the job finished (as persisted): every pod goes, but the newest failed ones kept for debugging.
+    const failedPods = observations.filter(
+      (o) => o.state === 'failed' && (o.phase === PHASE_REDUCE || sync.failed.has(o.index)),
+    );
+    state.release = keepNewestFailed(failedPods, input.options.keepFailedPods).release;
+    const kept = new Set(state.release);
+    state.delete = observations.map((o) => o.pod).filter((p) => !kept.has(p));
     return state;
   }
 
@@ -194,7 +204,9 @@ function groupAttempts(sync: Sync, observations: PodObservation[]): Attempts {
       byIndex.set(o.index, list);
     }
   }
-  state.delete.push(...keepNewestFailed(recordedFailedPods, sync.input.options.keepFailedPods));
+  const kept = keepNewestFailed(recordedFailedPods, sync.input.options.keepFailedPods);
+  state.delete.push(...kept.remove);
+  state.release.push(...kept.release);
   return { byIndex, reduce, open: [...[...byIndex.values()].flat(), ...reduce] };
 }
 
@@ -212,17 +224,21 @@ function judgeItems(sync: Sync, attempts: Attempts): ItemOutcomes {
   for (const [index, list] of [...attempts.byIndex.entries()].sort((a, b) => a[0] - b[0])) {
     list.sort(byAttempt);
     const latest = list[list.length - 1]!;
-    // Older attempts that are still running (should not happen: deterministic names) are stopped.
-    for (const older of list.slice(0, -1)) if (older.state === 'active') state.delete.push(older.pod);
+    // An attempt with a successor has ended: it is reported now and its pod goes (the successor's pod carries
+    // the attempt count on). One still running (should not happen: deterministic names) is stopped.
+    for (const older of list.slice(0, -1)) {
+      state.delete.push(older.pod);
+      if (older.state !== 'active') state.finishedAttempts.push({ observation: older, final: false });
+    }
     if (latest.state === 'succeeded') {
       outcomes.completed.add(index);
       state.newResults.set(index, latest.message ?? '');
       outcomes.retriesAdded += latest.attempt;
-      reportItemEnd(state, list, latest);
+      reportItemEnd(state, latest);
     } else if (latest.state === 'failed' && latest.attempt >= spec.backoffLimitPerItem) {
       outcomes.failed.push(failedItemDetail(index, input.itemId(index), latest));
       outcomes.retriesAdded += latest.attempt;
-      reportItemEnd(state, list, latest);
+      reportItemEnd(state, latest);
       sync.itemEvent({
         type: 'Warning',
         reason: Reason.ItemFailed,
@@ -247,13 +263,8 @@ function judgeItems(sync: Sync, attempts: Attempts): ItemOutcomes {
   return outcomes;
 }
 
-/** An item's last attempt ended it: its earlier failed attempts are reported, then the last as final. */
-function reportItemEnd(state: JobState, list: PodObservation[], latest: PodObservation): void {
-  state.finishedAttempts.push(
-    ...list
-      .filter((a) => a !== latest && a.state === 'failed')
-      .map((a) => ({ observation: a, final: false })),
-  );
+/** An item's last attempt ended it (its earlier attempts were reported when they were superseded). */
+function reportItemEnd(state: JobState, latest: PodObservation): void {
   state.finishedAttempts.push({ observation: latest, final: true });
 }
 
@@ -431,24 +442,8 @@ function finish(state: JobState, open: PodObservation[], now: Date, phase: 'Succ
   }
 }
 
-/** After the job finished (as persisted): every pod goes, except the newest failed ones kept for debugging. */
-function podsToReleaseAfterFinish(
-  observations: PodObservation[],
-  failed: IndexSet,
-  options: ControllerOptions,
-): V1Pod[] {
-  const failedPods = observations.filter(
-    (o) => o.state === 'failed' && (o.phase === PHASE_REDUCE || failed.has(o.index)),
-  );
-  const keep = new Set(
-    failedPods.sort((a, b) => finishedAtMs(b) - finishedAtMs(a)).slice(0, options.keepFailedPods),
-  );
-  return observations.filter((o) => !keep.has(o)).map((o) => o.pod);
-}
-
-function keepNewestFailed(pods: PodObservation[], keep: number): V1Pod[] {
-  return pods
-    .sort((a, b) => finishedAtMs(b) - finishedAtMs(a))
-    .slice(keep)
-    .map((o) => o.pod);
+/** The newest `keep` failed pods stay for `kubectl logs` (released from tracking); the rest go. */
+function keepNewestFailed(pods: PodObservation[], keep: number): { release: V1Pod[]; remove: V1Pod[] } {
+  const newestFirst = pods.sort((a, b) => finishedAtMs(b) - finishedAtMs(a)).map((o) => o.pod);
+  return { release: newestFirst.slice(0, keep), remove: newestFirst.slice(keep) };
 }

@@ -1,11 +1,15 @@
-// managePods: the only place that creates or deletes pods. Creation goes in slow-start batches
+// managePods: the only place that creates, deletes and releases pods. Creation goes in slow-start batches
 // (1, 2, 4, ...), stopping at the first batch with a failure, as the Job controller does, so a broken
-// template costs one failed call, not `parallelism` of them.
+// template costs one failed call, not `parallelism` of them. A pod that goes is deleted (its grace period
+// runs) and loses its tracking finalizer; a pod kept for `kubectl logs` only loses the finalizer.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { FINALIZER_TRACKING } from '../api/constants.js';
 import { isConflict, isNotFound } from '../apierrors.js';
 import type { CoreClient } from './clients.js';
 import type { Expectations } from './expectations.js';
+import { isTracked } from './ownership.js';
 
 /** First slow-start batch size. */
 export const SLOW_START_INITIAL_BATCH = 1;
@@ -13,6 +17,8 @@ export const SLOW_START_INITIAL_BATCH = 1;
 export interface PodChanges {
   create: V1Pod[];
   delete: V1Pod[];
+  /** Pods to keep, without their tracking finalizer. */
+  release?: V1Pod[];
 }
 
 export interface ManageResult {
@@ -22,8 +28,26 @@ export interface ManageResult {
   createError?: Error;
 }
 
+type PodClient = Pick<CoreClient, 'createNamespacedPod' | 'deleteNamespacedPod' | 'patchNamespacedPod'>;
+
+/** Removes the tracking finalizer, and only it (a strategic merge patch: no read, no index to race on). */
+export async function releasePod(core: Pick<CoreClient, 'patchNamespacedPod'>, pod: V1Pod): Promise<void> {
+  try {
+    await core.patchNamespacedPod(
+      {
+        namespace: pod.metadata!.namespace!,
+        name: pod.metadata!.name!,
+        body: { metadata: { '$deleteFromPrimitiveList/finalizers': [FINALIZER_TRACKING] } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
 export async function managePods(
-  core: Pick<CoreClient, 'createNamespacedPod' | 'deleteNamespacedPod'>,
+  core: PodClient,
   expectations: Expectations,
   key: string,
   changes: PodChanges,
@@ -31,19 +55,28 @@ export async function managePods(
 ): Promise<ManageResult> {
   const result: ManageResult = { created: [], deleted: 0 };
 
-  await Promise.all(
-    changes.delete.map(async (pod) => {
+  await Promise.all([
+    ...changes.delete.map(async (pod) => {
       const name = pod.metadata!.name!;
       expectations.expectDelete(key, name);
       try {
-        await core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name, gracePeriodSeconds: 0 });
+        if (!pod.metadata?.deletionTimestamp)
+          await core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name });
+        if (isTracked(pod)) await releasePod(core, pod);
         result.deleted++;
       } catch (err) {
         expectations.observedDelete(key, name);
         if (!isNotFound(err)) log.warn({ err, pod: name }, 'could not delete pod');
       }
     }),
-  );
+    ...(changes.release ?? []).filter(isTracked).map(async (pod) => {
+      try {
+        await releasePod(core, pod);
+      } catch (err) {
+        log.warn({ err, pod: pod.metadata?.name }, 'could not release pod');
+      }
+    }),
+  ]);
 
   let batch = SLOW_START_INITIAL_BATCH;
   for (let start = 0; start < changes.create.length; start += batch, batch *= 2) {

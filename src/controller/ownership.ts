@@ -1,5 +1,7 @@
-// Which job owns an object: the one owner reference the operator writes, and the one way it is read back.
-import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+// Which job owns an object: the one owner reference the operator writes, and the one way it is read back;
+// and whether a pod is still tracked (its finalizer).
+import type { V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import { FINALIZER_TRACKING } from '../api/constants.js';
 import { API_VERSION, KIND } from '../api/types.js';
 import type { MapReduceJob } from '../api/types.js';
 
@@ -25,4 +27,9 @@ export function controllingJob(obj: { metadata?: V1ObjectMeta }): V1OwnerReferen
 /** True for an object this very job (same uid, not an earlier job of the same name) controls. */
 export function isControlledBy(obj: { metadata?: V1ObjectMeta }, job: MapReduceJob): boolean {
   return controllingJob(obj)?.uid === job.metadata.uid;
+}
+
+/** The pod still carries the operator's tracking finalizer: its attempt is not yet released. */
+export function isTracked(pod: V1Pod): boolean {
+  return pod.metadata?.finalizers?.includes(FINALIZER_TRACKING) ?? false;
 }

@@ -12,6 +12,7 @@ import {
   ENV_RESULTS_DIR,
   ENV_SUCCEEDED_ITEMS,
   ENV_TOTAL_ITEMS,
+  FINALIZER_TRACKING,
   ITEM_FILE_NAME,
   ITEM_MOUNT_DIR,
   LABEL_ATTEMPT,
@@ -80,6 +81,7 @@ function basePod(
       labels: { ...(t.metadata?.labels ?? {}), ...labels },
       annotations: { ...(t.metadata?.annotations ?? {}), ...(annotations ?? {}) },
       ownerReferences: [ownerReference(job)],
+      finalizers: [FINALIZER_TRACKING],
     },
     spec: {
       ...spec,

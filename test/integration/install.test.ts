@@ -60,7 +60,7 @@ const JOB_RULES: V1PolicyRule[] = [
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs'], verbs: ['get', 'list', 'watch', 'delete'] },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['get', 'update', 'patch'] },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/finalizers'], verbs: ['update'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
   {
     apiGroups: [''],
     resources: ['configmaps'],
@@ -296,6 +296,11 @@ describe('install', function () {
 
     const reviews: { what: string; attrs: Record<string, string>; allowed: boolean }[] = [
       { what: 'create pods', attrs: { verb: 'create', resource: 'pods' }, allowed: true },
+      {
+        what: 'patch pods (their tracking finalizer)',
+        attrs: { verb: 'patch', resource: 'pods' },
+        allowed: true,
+      },
       {
         what: 'update a job’s status',
         attrs: { verb: 'update', group: 'mapreduce.dev', resource: 'mapreducejobs', subresource: 'status' },

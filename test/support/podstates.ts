@@ -81,6 +81,18 @@ export class AgentPodBuilder {
     return this;
   }
 
+  /** Carries the operator's tracking finalizer, as every pod it creates does. */
+  tracked(): this {
+    this.pod.metadata!.finalizers = ['mapreduce.dev/tracking'];
+    return this;
+  }
+
+  /** Deleted by someone at this time; a finalizer keeps it readable. */
+  deleting(at: Date): this {
+    this.pod.metadata!.deletionTimestamp = at;
+    return this;
+  }
+
   podReason(reason: string): this {
     this.pod.status = { ...this.pod.status, reason };
     return this;

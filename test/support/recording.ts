@@ -67,6 +67,20 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve({});
   }
 
+  patchNamespacedPod(param: {
+    namespace: string;
+    name: string;
+    body: { metadata?: Record<string, unknown> };
+  }): Promise<V1Pod> {
+    const released = param.body.metadata?.['$deleteFromPrimitiveList/finalizers'];
+    this.call(
+      'patchNamespacedPod',
+      `${param.namespace}/${param.name}`,
+      released ? 'release' : JSON.stringify(param.body),
+    );
+    return Promise.resolve({});
+  }
+
   readNamespacedConfigMap(param: { namespace: string; name: string }): Promise<V1ConfigMap> {
     this.call('readNamespacedConfigMap', `${param.namespace}/${param.name}`);
     const found = this.configMaps.find((c) => c.metadata?.name === param.name);

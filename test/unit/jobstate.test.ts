@@ -21,6 +21,8 @@ interface Case {
     create: string[];
     /** Pod names, sorted. */
     delete: string[];
+    /** Pods kept for `kubectl logs`, released from tracking; sorted; default none. */
+    release?: string[];
     status?: Partial<MapReduceJobStatus>;
     results: Record<number, string>;
     events: string[];
@@ -159,7 +161,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'an item retried after a failure and then succeeded reports both attempts, the success as final',
+    name: 'an item retried after a failure and then succeeded reports both attempts, the success as final; the superseded pod goes',
     job: makeJob('wc').items(['a', 'b']),
     status: { phase: 'Running', startTime: at(0).toISOString() },
     total: 2,
@@ -172,7 +174,7 @@ const cases: Case[] = [
     expect: {
       phase: 'Running',
       create: [],
-      delete: [],
+      delete: ['wc-0-0'],
       results: { 0: '"a"' },
       status: { activeItems: 1, succeededItems: 1, completedIndexes: '0', retries: 1 },
       events: [],
@@ -193,7 +195,7 @@ const cases: Case[] = [
     expect: {
       phase: 'Failed',
       create: [],
-      delete: ['wc-1-0'],
+      delete: ['wc-0-0', 'wc-1-0'],
       results: {},
       status: {
         failedItems: 1,
@@ -222,7 +224,7 @@ const cases: Case[] = [
     expect: {
       phase: 'Failed',
       create: [],
-      delete: ['wc-2-0'],
+      delete: ['wc-0-0', 'wc-2-0'],
       results: {},
       status: {
         failedItems: 1,
@@ -282,7 +284,8 @@ const cases: Case[] = [
     expect: {
       phase: 'Running',
       create: ['map 1/0', 'map 2/0'],
-      delete: [],
+      delete: ['wc-0-0', 'wc-0-1'],
+      release: ['wc-3-2'],
       results: {},
       status: {
         failedItems: 2,
@@ -490,6 +493,7 @@ const cases: Case[] = [
       phase: 'Succeeded',
       create: [],
       delete: ['wc-0-0', 'wc-1-0'],
+      release: ['wc-2-0'],
       results: {},
       events: [],
       finishedAttempts: [],
@@ -505,6 +509,7 @@ describe('computeJobState', function () {
       expect(state.finished).to.equal(tc.expect.phase === 'Succeeded' || tc.expect.phase === 'Failed');
       expect(describeCreate(state)).to.deep.equal(tc.expect.create);
       expect(state.delete.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.delete);
+      expect(state.release.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.release ?? []);
       expect(Object.fromEntries(state.newResults)).to.deep.equal(tc.expect.results);
       if (tc.expect.status) expect(state.status).to.deep.include(tc.expect.status);
       expect(state.events.map((e) => e.reason)).to.deep.equal(tc.expect.events);

@@ -55,6 +55,7 @@ describe('buildAgentPod', function () {
         blockOwnerDeletion: true,
       },
     ]);
+    expect(pod.metadata?.finalizers).to.deep.equal(['mapreduce.dev/tracking']);
     expect(pod.spec?.restartPolicy).to.equal('Never');
     expect(pod.spec?.activeDeadlineSeconds).to.equal(60);
     expect(pod.spec?.containers[0]?.terminationMessagePolicy).to.equal('FallbackToLogsOnError');

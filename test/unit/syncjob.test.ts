@@ -6,6 +6,7 @@ import { ApiException } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
 import { itemsSelector } from '../../src/controller/itemstore.js';
+import { ownerReference } from '../../src/controller/ownership.js';
 import { ControllerHarness } from '../support/controllerharness.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
@@ -355,6 +356,99 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a tracked pod of a recorded item is deleted, then released from its finalizer',
+    job: three(),
+    status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+    pods: [
+      mapPod(0).succeeded('"A"').tracked().obj(),
+      mapPod(1).running().tracked().obj(),
+      mapPod(2).running().obj(),
+    ],
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'deleteNamespacedPod ns/wc-0-0',
+        'patchNamespacedPod ns/wc-0-0 release',
+        'hook attemptsStarted []',
+        ...WRITE_STATUS,
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a succeeded pod someone deleted before it was counted: its finalizer kept it, its result is stored',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').tracked().deleting(at(8)).obj(), mapPod(1).running().tracked().obj()],
+    now: at(10),
+    expect: {
+      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a counted pod someone already deleted is only released (no second delete)',
+    job: three(),
+    status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+    pods: [
+      mapPod(0).succeeded('"A"').tracked().deleting(at(8)).obj(),
+      mapPod(1).running().tracked().obj(),
+      mapPod(2).running().obj(),
+    ],
+    now: at(10),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook recordFinished []',
+        'patchNamespacedPod ns/wc-0-0 release',
+        'hook attemptsStarted []',
+        ...WRITE_STATUS,
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a retried item: the failed attempt is reported and its pod goes once the retry’s pod is seen',
+    job: one().backoffLimitPerItem(2),
+    status: running({ totalItems: 1 }),
+    pods: [mapPod(0).failed(1, 'Error', at(1)).tracked().obj(), mapPod(0, 1).running().tracked().obj()],
+    now: at(3),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook recordFinished [wc-0-0]',
+        'deleteNamespacedPod ns/wc-0-0',
+        'patchNamespacedPod ns/wc-0-0 release',
+        'hook attemptsStarted []',
+        ...WRITE_STATUS,
+      ],
+      status: running({ totalItems: 1, activeItems: 1 }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a job being deleted (foreground) creates nothing and releases its pods for the garbage collector',
+    job: three(),
+    status: running({ activeItems: 1 }),
+    pods: [mapPod(0).running().tracked().obj(), mapPod(1).succeeded('"B"').obj()],
+    setup: (w) => (w.job.metadata.deletionTimestamp = at(4)),
+    expect: { calls: ['patchNamespacedPod ns/wc-0-0 release'] },
+  },
+  {
+    name: 'a job that is gone: pods still tracked under its name are released',
+    job: three(),
+    pods: [mapPod(0).running().tracked().obj(), mapPod(1).succeeded('"B"').obj()],
+    setup: (w) => (w.jobs.items = []),
+    expect: { calls: ['patchNamespacedPod ns/wc-0-0 release'] },
+  },
+  {
     name: 'the status write conflicts (stale cache): no statusWritten hook, no Events, retried',
     job: three(),
     status: running(),
@@ -576,6 +670,22 @@ describe('syncJob', function () {
     w.now = at(10);
     await w.sync(); // waited long enough: goes ahead on what the cache has
     expect(w.client.log.slice(calls, calls + 1)).to.deep.equal([ITEMS_LIST]);
+  });
+
+  it('releases tracked pods an earlier job of the same name left, and maps an orphan to its job by label', async function () {
+    const w = world(three(), running());
+    w.withSnapshot();
+    const old = mapPod(0).succeeded('"old"').tracked().obj();
+    old.metadata!.ownerReferences = [{ ...ownerReference(w.job), uid: 'uid-0' }];
+    const orphan = mapPod(1).succeeded('"orphan"').tracked().obj(); // no owner: deleted with propagationPolicy=Orphan
+    w.pods.items = [old, orphan];
+    expect(w.controller.podChanged(orphan, 'update')).to.equal(KEY);
+    await w.sync();
+    expect(w.client.log.filter((c) => c.startsWith('patchNamespacedPod'))).to.deep.equal([
+      'patchNamespacedPod ns/wc-0-0 release',
+      'patchNamespacedPod ns/wc-1-0 release',
+    ]);
+    expect(w.client.deletedPods).to.deep.equal([]); // not ours to delete: only our finalizer goes
   });
 
   it('forgets what it kept for a job once the job is deleted', async function () {

@@ -1,0 +1,95 @@
+// Tracked pods (KEP-2307 style): every pod carries the operator's finalizer until its attempt is recorded, so
+// pods deleted by anyone — PodGC, a person, a script — while the operator is not looking are still counted
+// exactly once, results kept, retry limits exact; and no pod keeps the finalizer once its job is done or gone.
+import { expect } from 'chai';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { JsonValue } from '../../src/api/types.js';
+import { kubectl, useTestNamespace, waitFor } from '../support/cluster.js';
+import { createJob, deleteJob, jobPods, jobResults, PodWatcher, waitForPhase } from '../support/jobs.js';
+import { makeJob } from '../support/jobbuilder.js';
+import { startOperator } from '../support/operator.js';
+import type { OperatorProcess } from '../support/operator.js';
+
+const FINALIZER = 'mapreduce.dev/tracking';
+
+function tracked(pods: V1Pod[]): string[] {
+  return pods.filter((p) => p.metadata?.finalizers?.includes(FINALIZER)).map((p) => p.metadata!.name!);
+}
+
+describe('tracked pods', function () {
+  const ns = useTestNamespace('trk');
+  let operator: OperatorProcess | undefined;
+  let watcher: PodWatcher;
+
+  beforeEach(async function () {
+    watcher = new PodWatcher();
+    await watcher.start(ns.name);
+    operator = await startOperator(ns.name);
+  });
+
+  afterEach(async function () {
+    watcher.stop();
+    operator?.proc.kill('SIGCONT');
+    await operator?.kill();
+  });
+
+  it('counts every attempt once when finished pods are deleted while the operator is paused', async function () {
+    // 20 items: 0-4 fail their first attempt, 5-6 fail every attempt, the rest succeed.
+    const items: JsonValue[] = Array.from({ length: 20 }, (_, n): JsonValue =>
+      n < 5 ? { n, sim: { failAttempts: 1 } } : n < 7 ? { n, sim: { exitCode: 3 } } : { n },
+    );
+    await createJob(
+      ns.name,
+      makeJob('trk').items(items).parallelism(20).backoffLimitPerItem(2).maxFailedItems(2).obj(),
+    );
+    await waitFor('the first 20 pods', async () => (await jobPods(ns.name, 'trk')).length === 20);
+    operator!.proc.kill('SIGSTOP');
+    await waitFor('all 20 pods to finish', async () =>
+      (await jobPods(ns.name, 'trk')).every(
+        (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed',
+      ),
+    );
+    // As PodGC or a person would, before the operator has seen any of them end.
+    kubectl('delete', 'pods', '-n', ns.name, '--field-selector=status.phase=Succeeded', '--wait=false');
+    kubectl('delete', 'pods', '-n', ns.name, '--field-selector=status.phase=Failed', '--wait=false');
+    const held = await jobPods(ns.name, 'trk');
+    expect(held.filter((p) => p.metadata?.deletionTimestamp).length).to.equal(20); // the finalizer holds them
+    operator!.proc.kill('SIGCONT');
+
+    const job = await waitForPhase(ns.name, 'trk', ['Succeeded', 'Failed'], 90_000);
+    expect(job.status).to.deep.include({
+      phase: 'Succeeded',
+      succeededItems: 18,
+      failedItems: 2,
+      retries: 9,
+    });
+    expect(job.status?.failedIndexes).to.equal('5-6');
+    const expected: Record<string, string> = {};
+    for (const [i, item] of items.entries()) if (i < 5 || i >= 7) expected[String(i)] = JSON.stringify(item);
+    expect(await jobResults(ns.name, 'trk')).to.deep.equal(expected);
+    expect(watcher.duplicates()).to.deep.equal([]); // no attempt got a second pod
+    // Only the kept failed pods remain, none tracked.
+    const left = await waitFor('counted pods to go', async () => {
+      const pods = await jobPods(ns.name, 'trk');
+      return pods.length <= 3 && tracked(pods).length === 0 ? pods : undefined;
+    });
+    expect(left.every((p) => p.status?.phase === 'Failed')).to.equal(true);
+  });
+
+  it('releases every pod of a job deleted mid-run, so the garbage collector can remove them', async function () {
+    await createJob(
+      ns.name,
+      makeJob('gone')
+        .items(['a', 'b', 'c'])
+        .parallelism(3)
+        .mapAnnotation('sim.mapreduce.dev/never-finish', 'true')
+        .obj(),
+    );
+    await waitFor('3 running tracked pods', async () => {
+      const pods = await jobPods(ns.name, 'gone');
+      return tracked(pods).length === 3 && pods.every((p) => p.status?.phase === 'Running');
+    });
+    await deleteJob(ns.name, 'gone');
+    await waitFor('the pods to be gone', async () => (await jobPods(ns.name, 'gone')).length === 0);
+  });
+});
