@@ -1,5 +1,5 @@
 // What a pod tells the controller about one attempt: which item, which attempt, and how it ended.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { LABEL_ATTEMPT, LABEL_ITEM_INDEX, LABEL_PHASE, PHASE_MAP, PHASE_REDUCE } from '../api/constants.js';
 
 export type AttemptState = 'active' | 'succeeded' | 'failed';
@@ -19,6 +19,16 @@ export interface PodObservation {
   message?: string;
   createdAt?: Date;
   finishedAt?: Date;
+}
+
+/**
+ * The main container's status: the one named like the template's first container. A real kubelet lists
+ * statuses sorted by name, so the first status may be a sidecar's (say `aaa-sidecar`).
+ */
+export function mainContainerStatus(pod: V1Pod): V1ContainerStatus | undefined {
+  const main = pod.spec?.containers?.[0]?.name;
+  const statuses = pod.status?.containerStatuses ?? [];
+  return main === undefined ? statuses[0] : statuses.find((s) => s.name === main);
 }
 
 function parseNonNegativeInt(value: string | undefined): number | undefined {
@@ -42,7 +52,7 @@ export function observePod(pod: V1Pod): PodObservation | undefined {
   const index = phase === PHASE_REDUCE ? -1 : parseNonNegativeInt(labels[LABEL_ITEM_INDEX]);
   if (attempt === undefined || index === undefined) return undefined;
 
-  const main = pod.status?.containerStatuses?.[0];
+  const main = mainContainerStatus(pod);
   const terminated = main?.state?.terminated;
   const obs: PodObservation = {
     pod,
@@ -88,7 +98,7 @@ function lastConditionTime(pod: V1Pod): Date | undefined {
 export function failureReason(pod: V1Pod): string {
   const podReason = pod.status?.reason; // DeadlineExceeded, Evicted
   if (podReason) return podReason;
-  const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  const terminated = mainContainerStatus(pod)?.state?.terminated;
   if (terminated?.reason && terminated.reason !== 'Error' && terminated.reason !== 'Completed')
     return terminated.reason;
   if (terminated?.exitCode !== undefined) return `exit code ${terminated.exitCode}`;

@@ -10,7 +10,7 @@ import { PHASE_MAP } from '../api/constants.js';
 import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
 import { failedCondition } from '../controller/conditions.js';
 import { effectiveSpec } from '../controller/defaults.js';
-import { toDate } from '../controller/podobservation.js';
+import { mainContainerStatus, toDate } from '../controller/podobservation.js';
 import type { PodObservation } from '../controller/podobservation.js';
 import { spanId } from './ids.js';
 import type { SpanKey } from './ids.js';
@@ -209,7 +209,7 @@ export function agentSpan(
   reduceLinks: { index: number; attempt: number }[] = [],
 ): ReadableSpan {
   const pod = o.pod;
-  const container = pod.status?.containerStatuses?.[0];
+  const container = mainContainerStatus(pod);
   const startedAt = toDate(container?.state?.terminated?.startedAt ?? container?.state?.running?.startedAt);
   const start = o.createdAt ?? startedAt ?? now;
   const end = o.state === 'active' ? now : (o.finishedAt ?? now);
