@@ -16,3 +16,27 @@ export function isNotFound(err: unknown): boolean {
 export function isConflict(err: unknown): boolean {
   return apiStatusCode(err) === 409;
 }
+
+/** 400 and 422: the API server refuses the object itself; sending it again cannot help. */
+export function isInvalid(err: unknown): boolean {
+  const code = apiStatusCode(err);
+  return code === 400 || code === 422;
+}
+
+/** The API server's own message (its Status body), not client-node's dump of code, body and headers. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = err.body;
+    let status: unknown = body;
+    if (typeof body === 'string') {
+      try {
+        status = JSON.parse(body);
+      } catch {
+        return body || `HTTP ${err.code}`;
+      }
+    }
+    const message = (status as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? message : `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -48,5 +48,6 @@ export const Reason = {
   ItemFailed: 'ItemFailed',
   ItemRetried: 'ItemRetried',
   PodCreateFailed: 'PodCreateFailed',
+  PodTemplateInvalid: 'PodTemplateInvalid',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

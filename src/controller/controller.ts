@@ -8,6 +8,7 @@ import { LABEL_JOB_NAME, PHASE_MAP, Reason } from '../api/constants.js';
 import { isFinished } from '../api/phases.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
+import { apiMessage, isInvalid } from '../apierrors.js';
 import { InputError } from '../input/resolve.js';
 import type { JobClient, CoreClient, ObjectCache } from './clients.js';
 import { setCondition } from './conditions.js';
@@ -169,18 +170,24 @@ export class Controller {
       { create: podsToCreate, delete: state.delete, release: state.release },
       log,
     );
-    if (managed.createError) {
-      state.events.push({
-        type: 'Warning',
-        reason: Reason.PodCreateFailed,
-        message: `could not create pod: ${managed.createError.message}`,
-      });
-    }
     const created = new Set(managed.created.map((p) => p.metadata?.name));
     hooks.attemptsStarted(
       job,
       state.create.filter((_, i) => created.has(podsToCreate[i]?.metadata?.name)),
     );
+    if (managed.createError && isInvalid(managed.createError)) {
+      // Every attempt would be refused the same way: the job ends here instead of retrying forever.
+      const message = `the API server refused the job's pod: ${apiMessage(managed.createError)}`;
+      await this.failJob(job, Reason.PodTemplateInvalid, message, now, log, record);
+      return undefined;
+    }
+    if (managed.createError) {
+      state.events.push({
+        type: 'Warning',
+        reason: Reason.PodCreateFailed,
+        message: `could not create pod: ${apiMessage(managed.createError)}`,
+      });
+    }
 
     await this.commit(record, log);
     if (state.finished && job.spec.ttlSecondsAfterFinished !== undefined)
@@ -311,25 +318,38 @@ export class Controller {
     });
   }
 
-  /** A permanent error before any pod: the job fails with a stable reason, a condition and an Event. */
+  /**
+   * A permanent error: the job fails with a stable reason, a condition and an Event. `from` is what this
+   * reconcile had already computed and recorded (results stored, spans handed over), kept in the status.
+   */
   private async failJob(
     job: MapReduceJob,
     reason: string,
     message: string,
     now: Date,
     log: Logger,
+    from?: ReconcileRecord,
   ): Promise<void> {
     log.warn({ reason }, message);
+    const base = from?.status ?? job.status ?? {};
     const status: MapReduceJobStatus = {
-      ...(job.status ?? {}),
+      ...base,
       phase: 'Failed',
       observedGeneration: job.metadata.generation,
       completionTime: now.toISOString(),
-      conditions: setCondition(job.status?.conditions ?? [], 'Failed', 'True', reason, message, now),
+      conditions: setCondition(base.conditions ?? [], 'Failed', 'True', reason, message, now),
+      ...(from ? { activeItems: 0 } : {}), // its running pods are deleted with the job's end
     };
     setReadiness(status, now);
-    const events: JobEvent[] = [{ type: 'Warning', reason, message }];
-    const record: ReconcileRecord = { job, status, finished: [], itemId: () => undefined, now, events };
+    const events: JobEvent[] = [...(from?.events ?? []), { type: 'Warning', reason, message }];
+    const record: ReconcileRecord = {
+      job,
+      status,
+      finished: from?.finished ?? [],
+      itemId: from?.itemId ?? (() => undefined),
+      now,
+      events,
+    };
     this.deps.hooks.decorateStatus(record);
     await this.deps.hooks.recordFinished(record);
     await this.commit(record, log);

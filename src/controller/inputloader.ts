@@ -6,13 +6,26 @@ import { InputError, resolveItems } from '../input/resolve.js';
 import type { ResolvedItem } from '../input/resolve.js';
 import type { CoreClient } from './clients.js';
 
+/** Resolution is pure; whatever it throws is about the input, so a job fails with it instead of retrying. */
+function resolve(input: MapReduceJob['spec']['input'], text?: string): ResolvedItem[] {
+  try {
+    return resolveItems(input, text);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(
+      'InputInvalid',
+      `spec.input: the items could not be resolved: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
 export async function loadInput(
   core: Pick<CoreClient, 'readNamespacedConfigMap'>,
   job: MapReduceJob,
 ): Promise<ResolvedItem[]> {
   const input = job.spec.input;
   const ref = input.configMapRef;
-  if (!ref) return resolveItems(input);
+  if (!ref) return resolve(input);
   const namespace = job.metadata.namespace!;
   let data: Record<string, string> | undefined;
   try {
@@ -34,5 +47,5 @@ export async function loadInput(
       `spec.input.configMapRef: ConfigMap ${namespace}/${ref.name} has no key "${ref.key}"`,
     );
   }
-  return resolveItems(input, text);
+  return resolve(input, text);
 }

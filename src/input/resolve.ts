@@ -6,6 +6,8 @@ import type { InputSpec, JsonValue } from '../api/types.js';
 
 /** Status ranges, result shards and the input snapshot are sized for this many items. */
 export const MAX_ITEMS = 100_000;
+/** Deeper items would overflow the stack of JSON.stringify and JSONPath; no real work item nests this deep. */
+export const MAX_ITEM_DEPTH = 1000;
 
 export type InputErrorReason = 'InputNotFound' | 'InputInvalid' | 'DuplicateItemId';
 
@@ -54,7 +56,10 @@ function query(path: string, json: JsonValue, field: string): JsonValue[] {
     throw new InputError('InputInvalid', `${field}: "${path}" is not a JSONPath (it must start with $)`);
   try {
     // eval 'safe': filter expressions are interpreted, never run as JavaScript (job specs are user input).
-    return JSONPath({ path, json, wrap: true, eval: 'safe' }) as JsonValue[];
+    const matches = JSONPath({ path, json, wrap: true, eval: 'safe' }) as JsonValue[] | undefined;
+    // jsonpath-plus answers undefined for a falsy document (null, 0, false, ""): `$` is the value itself, and
+    // no other path matches inside a scalar.
+    return matches ?? (path === '$' ? [json] : []);
   } catch (err) {
     throw new InputError(
       'InputInvalid',
@@ -79,6 +84,20 @@ function selectItems(input: InputSpec, document: JsonValue): JsonValue[] {
   // A path that selects one array (`$.files`) means its elements; several matches are the items themselves.
   if (matches.length === 1 && Array.isArray(matches[0])) return matches[0];
   return matches;
+}
+
+/** How deeply arrays and objects nest in a value (a scalar is 0), without recursion. */
+function depthOf(value: JsonValue): number {
+  let deepest = 0;
+  const stack: [JsonValue, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_ITEM_DEPTH) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function typeName(v: JsonValue): string {
@@ -111,6 +130,15 @@ export function resolveItems(input: InputSpec, documentText?: string): ResolvedI
   } else {
     throw new InputError('InputInvalid', 'spec.input: one of items and configMapRef must be set');
   }
+
+  values.forEach((value, index) => {
+    if (depthOf(value) > MAX_ITEM_DEPTH) {
+      throw new InputError(
+        'InputInvalid',
+        `spec.input: item ${index} is nested more than ${MAX_ITEM_DEPTH} levels deep`,
+      );
+    }
+  });
 
   if (input.sortBy) {
     const { path, order = 'Ascending' } = input.sortBy;

@@ -15,10 +15,15 @@ interface Failure {
   /** The call's target (namespace/name) or, for creates, the created object's name; undefined: any. */
   target?: string;
   code: number;
+  message?: string;
 }
 
-export function apiError(code: number): ApiException<string> {
-  return new ApiException(code, `HTTP ${code}`, `status ${code}`, {});
+/** A failed call as client-node reports it; with a message, the body is the API server's Status. */
+export function apiError(code: number, message?: string): ApiException<string> {
+  const body = message
+    ? JSON.stringify({ kind: 'Status', status: 'Failure', message, code })
+    : `status ${code}`;
+  return new ApiException(code, `HTTP ${code}`, body, {});
 }
 
 function describeTarget(t: PodToCreate): string {
@@ -42,8 +47,8 @@ export class RecordingClient implements CoreClient, JobClient {
   private resourceVersion = 100;
 
   /** Makes every call of `method` on `target` (or on anything) fail with HTTP `code`. */
-  fail(method: Method, code: number, target?: string): this {
-    this.failures.push({ method, code, target });
+  fail(method: Method, code: number, target?: string, message?: string): this {
+    this.failures.push({ method, code, target, message });
     return this;
   }
 
@@ -52,7 +57,7 @@ export class RecordingClient implements CoreClient, JobClient {
     const failure = this.failures.find(
       (f) => f.method === method && (f.target === undefined || f.target === target),
     );
-    if (failure) throw apiError(failure.code);
+    if (failure) throw apiError(failure.code, failure.message);
   }
 
   createNamespacedPod(param: { namespace: string; body: V1Pod }): Promise<V1Pod> {

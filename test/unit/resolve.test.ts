@@ -22,6 +22,18 @@ interface Case {
 
 const cases: Case[] = [
   {
+    name: 'falsy items sorted by a path they lack keep their order (they sort last)',
+    input: { items: [null, 0, false], sortBy: { path: '$.x' } },
+    ids: ['0', '1', '2'],
+    values: [null, 0, false],
+  },
+  {
+    name: 'a falsy item is its own id under idPath $',
+    input: { items: [0, 'a'], idPath: '$' },
+    ids: ['0', 'a'],
+    values: [0, 'a'],
+  },
+  {
     name: 'inline items, ids are indexes',
     input: { items: ['x', 'y'] },
     ids: ['0', '1'],
@@ -83,6 +95,19 @@ const cases: Case[] = [
 ];
 
 const errors: { name: string; input: InputSpec; doc?: string; reason: string; message: string }[] = [
+  {
+    name: 'an item nested 100,000 levels deep (it would overflow the stack)',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: `[${'['.repeat(100_000)}${']'.repeat(100_000)}]`,
+    reason: 'InputInvalid',
+    message: 'spec.input: item 0 is nested more than 1000 levels deep',
+  },
+  {
+    name: 'a null item under an idPath',
+    input: { items: [null, { id: 'b' }], idPath: '$.id' },
+    reason: 'InputInvalid',
+    message: 'spec.input.idPath: $.id gives no string or number for item 0',
+  },
   {
     name: 'malformed document',
     input: { configMapRef: { name: 'c', key: 'k' } },

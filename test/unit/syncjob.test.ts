@@ -136,6 +136,9 @@ function failJobCalls(reason: string): string[] {
   ];
 }
 
+const INVALID_POD = 'Pod "wc-0-0" is invalid: spec.containers[0].name: Invalid value: "Bad_Name"';
+const REFUSED = `the API server refused the job's pod: ${INVALID_POD}`;
+
 const three = (): JobBuilder => makeJob('wc').items(['a', 'b', 'c']).parallelism(2);
 const one = (): JobBuilder => makeJob('wc').items(['a']).parallelism(1);
 const NOT_FOUND_MESSAGE = 'spec.input.configMapRef: ConfigMap ns/in not found';
@@ -315,6 +318,35 @@ const cases: Case[] = [
         'createNamespacedEvent ns PodCreateFailed',
       ],
       throws: 500,
+    },
+  },
+  {
+    name: 'a pod the API server refuses as invalid (422): Failed, PodTemplateInvalid, its message; no retry',
+    job: three(),
+    status: running(),
+    setup: (w) => w.client.fail('createNamespacedPod', 422, undefined, INVALID_POD),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'hook attemptsStarted []',
+        ...failJobCalls('PodTemplateInvalid'),
+      ],
+      status: {
+        ...running(),
+        phase: 'Failed',
+        completionTime: t(0),
+        conditions: [
+          condition('Reconciling', 'False', 'PodTemplateInvalid', REFUSED),
+          condition('Ready', 'False', 'PodTemplateInvalid', REFUSED),
+          condition('Failed', 'True', 'PodTemplateInvalid', REFUSED),
+          condition('Stalled', 'True', 'PodTemplateInvalid', REFUSED),
+        ],
+      },
     },
   },
   {

@@ -1,0 +1,59 @@
+// Every failure ends somewhere: input and templates that can never work fail the job with a stable reason,
+// its message and an Event, instead of being retried forever; a healthy job beside them still finishes.
+import { expect } from 'chai';
+import { cluster, useTestNamespace } from '../support/cluster.js';
+import { createJob, waitForEvent, waitForPhase } from '../support/jobs.js';
+import { makeJob } from '../support/jobbuilder.js';
+import { startOperator } from '../support/operator.js';
+import type { OperatorProcess } from '../support/operator.js';
+
+describe('failures', function () {
+  const ns = useTestNamespace('fail');
+  let operator: OperatorProcess | undefined;
+
+  afterEach(async function () {
+    await operator?.kill();
+  });
+
+  it('fails on what can never work, with a stable reason and an Event, and keeps serving others', async function () {
+    operator = await startOperator(ns.name);
+    const badName = makeJob('bad-template').items(['a']).obj();
+    badName.spec.map.template.spec!.containers[0]!.name = 'Bad_Name';
+    await createJob(ns.name, badName);
+    await cluster().core.createNamespacedConfigMap({
+      namespace: ns.name,
+      body: {
+        metadata: { name: 'deep' },
+        data: { 'items.json': `[${'['.repeat(5000)}${']'.repeat(5000)}]` },
+      },
+    });
+    await createJob(ns.name, makeJob('too-deep').configMapInput('deep', 'items.json').obj());
+    await createJob(ns.name, makeJob('falsy').items([null, 0, false]).idPath('$').obj());
+    await createJob(ns.name, makeJob('healthy').items([null, 0, false, 'x']).obj());
+
+    const failed: Record<string, { reason?: string; message?: string }> = {};
+    for (const name of ['bad-template', 'too-deep', 'falsy']) {
+      const job = await waitForPhase(ns.name, name, ['Failed', 'Succeeded']);
+      const c = job.status?.conditions?.find((x) => x.type === 'Failed');
+      failed[name] = { reason: c?.reason, message: c?.message };
+      await waitForEvent(ns.name, name, c?.reason ?? 'none');
+    }
+    expect(failed).to.deep.equal({
+      'bad-template': {
+        reason: 'PodTemplateInvalid',
+        message: `the API server refused the job's pod: Pod "bad-template-0-0" is invalid: spec.containers[0].name: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
+      },
+      'too-deep': {
+        reason: 'InputInvalid',
+        message: 'spec.input: item 0 is nested more than 1000 levels deep',
+      },
+      falsy: {
+        reason: 'InputInvalid',
+        message: 'spec.input.idPath: $ gives no string or number for item 0',
+      },
+    });
+    const healthy = await waitForPhase(ns.name, 'healthy', ['Succeeded', 'Failed']);
+    expect(healthy.status).to.deep.include({ phase: 'Succeeded', succeededItems: 4 });
+    expect(operator.proc.exitCode).to.equal(null);
+  });
+});
