@@ -49,5 +49,6 @@ export const Reason = {
   ItemRetried: 'ItemRetried',
   PodCreateFailed: 'PodCreateFailed',
   PodTemplateInvalid: 'PodTemplateInvalid',
+  DeadlineExceeded: 'DeadlineExceeded',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -66,6 +66,8 @@ export interface MapReduceJobSpec {
   failurePolicy?: FailurePolicy;
   suspend?: boolean;
   ttlSecondsAfterFinished?: number;
+  /** The whole job's time limit from status.startTime, as a Job's. */
+  activeDeadlineSeconds?: number;
   telemetry?: TelemetrySpec;
 }
 

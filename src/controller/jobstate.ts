@@ -172,12 +172,19 @@ export function computeJobState(input: JobStateInput): JobState {
     failJob(sync, attempts.open, Reason.FailedItemsExceeded, message);
   } else {
     applySuspension(sync);
-    if (completedAll.size + failedAll.size < totalItems) {
-      planMap(sync, attempts, outcomes, completedAll, failedAll);
-    } else if (!spec.hasReduce) {
-      completeJob(sync, attempts.open, `all ${totalItems} items processed`);
+    const deadline = deadlineOf(sync);
+    if (deadline !== undefined && input.now.getTime() >= deadline) {
+      const message = `the job ran longer than spec.activeDeadlineSeconds (${job.spec.activeDeadlineSeconds} s)`;
+      failJob(sync, attempts.open, Reason.DeadlineExceeded, message);
     } else {
-      planReduce(sync, attempts, completedAll.size, failedAll.size);
+      if (completedAll.size + failedAll.size < totalItems) {
+        planMap(sync, attempts, outcomes, completedAll, failedAll);
+      } else if (!spec.hasReduce) {
+        completeJob(sync, attempts.open, `all ${totalItems} items processed`);
+      } else {
+        planReduce(sync, attempts, completedAll.size, failedAll.size);
+      }
+      if (deadline !== undefined && !state.finished) requeueAfter(state, deadline - input.now.getTime());
     }
   }
   setReadiness(state.status, input.now);
@@ -286,6 +293,14 @@ function recordCounts(sync: Sync, outcomes: ItemOutcomes, completedAll: IndexSet
       -MAX_FAILED_ITEM_DETAILS,
     );
   }
+}
+
+/** When the whole job's time is up (spec.activeDeadlineSeconds from its start); never while suspended. */
+function deadlineOf(sync: Sync): number | undefined {
+  const seconds = sync.input.job.spec.activeDeadlineSeconds;
+  const start = sync.state.status.startTime;
+  if (seconds === undefined || start === undefined || sync.spec.suspend) return undefined;
+  return Date.parse(start) + seconds * 1000;
 }
 
 /** The phase, with an Event when it changes. */

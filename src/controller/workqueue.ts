@@ -7,6 +7,12 @@ export const RATE_LIMIT_BASE_MS = 100;
 /** Cap for the per-key exponential backoff: a broken job is retried at least this often. */
 export const RATE_LIMIT_MAX_MS = 5 * 60 * 1000;
 
+/**
+ * The longest a key waits for a timed look: Node runs a timer of more than 2^31-1 ms at once, so a long TTL or
+ * deadline would spin; looking again hourly costs nothing.
+ */
+export const MAX_DELAY_MS = 60 * 60 * 1000;
+
 /** A pending delayed call that can be called off. */
 export interface ScheduledCall {
   cancel(): void;
@@ -64,6 +70,7 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
+    delayMs = Math.min(delayMs, MAX_DELAY_MS);
     this.timers.get(key)?.cancel();
     this.timers.set(
       key,

@@ -74,6 +74,24 @@ describe('MapReduceJob CRD', function () {
       job: () => makeJob('jp').configMapInput('cm', 'k', 'files[*]').obj(),
       message: 'spec.input.jsonPath: Invalid value: \\"files[*]\\": spec.input.jsonPath in body should match',
     },
+    {
+      name: 'an attempt deadline beyond the Pod limit',
+      job: () => {
+        const j = makeJob('deadline').items(['a']).obj();
+        j.spec.map.activeDeadlineSeconds = 2 ** 31;
+        return j;
+      },
+      message: 'spec.map.activeDeadlineSeconds in body should be less than or equal to 2147483647',
+    },
+    {
+      name: 'a job deadline beyond the limit',
+      job: () =>
+        makeJob('jobdeadline')
+          .items(['a'])
+          .activeDeadlineSeconds(2 ** 31)
+          .obj(),
+      message: 'spec.activeDeadlineSeconds in body should be less than or equal to 2147483647',
+    },
   ];
   for (const tc of invalid) {
     it(`refuses ${tc.name}, naming the field`, async function () {
@@ -87,6 +105,37 @@ describe('MapReduceJob CRD', function () {
     expect(job.spec.map.parallelism).to.equal(10);
     expect(job.spec.map.backoffLimitPerItem).to.equal(2);
     expect(job.spec.input.offset).to.equal(0);
+  });
+
+  const immutable: { field: string; patch: Record<string, unknown> }[] = [
+    { field: 'map.backoffLimitPerItem', patch: { map: { backoffLimitPerItem: 5 } } },
+    { field: 'map.activeDeadlineSeconds', patch: { map: { activeDeadlineSeconds: 30 } } },
+    { field: 'telemetry', patch: { telemetry: { sampleRatio: 0.5 } } },
+  ];
+  for (const tc of immutable) {
+    it(`keeps spec.${tc.field} immutable`, async function () {
+      await createJob(ns.name, makeJob('frozen').items(['a']).suspend().obj());
+      let message = '';
+      try {
+        await patchJobSpec(ns.name, 'frozen', tc.patch);
+      } catch (err) {
+        message = err instanceof ApiException ? String(err.body) : String(err);
+      }
+      expect(message).to.contain(`spec.${tc.field} is immutable`);
+    });
+  }
+
+  it('lets failurePolicy and activeDeadlineSeconds change', async function () {
+    await createJob(ns.name, makeJob('thawed').items(['a']).suspend().obj());
+    await patchJobSpec(ns.name, 'thawed', {
+      failurePolicy: { maxFailedItems: 3 },
+      activeDeadlineSeconds: 600,
+    });
+    const job = await getJob(ns.name, 'thawed');
+    expect([job.spec.failurePolicy, job.spec.activeDeadlineSeconds]).to.deep.equal([
+      { maxFailedItems: 3 },
+      600,
+    ]);
   });
 
   it('keeps the input and templates immutable but lets suspend and parallelism change', async function () {

@@ -1,8 +1,8 @@
 // Every failure ends somewhere: input and templates that can never work fail the job with a stable reason,
 // its message and an Event, instead of being retried forever; a healthy job beside them still finishes.
 import { expect } from 'chai';
-import { cluster, useTestNamespace } from '../support/cluster.js';
-import { createJob, waitForEvent, waitForPhase } from '../support/jobs.js';
+import { cluster, useTestNamespace, waitFor } from '../support/cluster.js';
+import { createJob, jobPods, waitForEvent, waitForPhase } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
 import { startOperator } from '../support/operator.js';
 import type { OperatorProcess } from '../support/operator.js';
@@ -55,5 +55,22 @@ describe('failures', function () {
     const healthy = await waitForPhase(ns.name, 'healthy', ['Succeeded', 'Failed']);
     expect(healthy.status).to.deep.include({ phase: 'Succeeded', succeededItems: 4 });
     expect(operator.proc.exitCode).to.equal(null);
+  });
+
+  it('ends a job whose pods can never be scheduled at its activeDeadlineSeconds, cancelling them', async function () {
+    operator = await startOperator(ns.name);
+    const job = makeJob('unschedulable').items(['a', 'b']).parallelism(2).activeDeadlineSeconds(3).obj();
+    job.spec.map.template.spec!.nodeSelector = { 'mapreduce.dev/no-such-node': 'true' };
+    await createJob(ns.name, job);
+    const ended = await waitForPhase(ns.name, 'unschedulable', ['Failed', 'Succeeded']);
+    expect(ended.status?.conditions?.find((c) => c.type === 'Failed')).to.deep.include({
+      status: 'True',
+      reason: 'DeadlineExceeded',
+      message: 'the job ran longer than spec.activeDeadlineSeconds (3 s)',
+    });
+    const elapsed = Date.parse(ended.status!.completionTime!) - Date.parse(ended.status!.startTime!);
+    expect(elapsed).to.be.at.least(3000); // not before its deadline
+    await waitForEvent(ns.name, 'unschedulable', 'DeadlineExceeded');
+    await waitFor('its pods to go', async () => (await jobPods(ns.name, 'unschedulable')).length === 0);
   });
 });

@@ -85,6 +85,11 @@ export class JobBuilder {
     return this;
   }
 
+  activeDeadlineSeconds(n: number): this {
+    this.job.spec.activeDeadlineSeconds = n;
+    return this;
+  }
+
   telemetry(telemetry: NonNullable<MapReduceJob['spec']['telemetry']>): this {
     this.job.spec.telemetry = telemetry;
     return this;

@@ -2,9 +2,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { load } from 'js-yaml';
 import { REPO_ROOT } from '../support/cluster.js';
 import { Metric, MetricAttr, SECONDS_METRICS } from '../../src/telemetry/metricnames.js';
 import { Attr, BaggageKey, SpanEventName, SpanName } from '../../src/telemetry/names.js';
+
+interface SpecSchema {
+  'x-kubernetes-validations': { rule: string; message: string }[];
+}
 
 function doc(name: string): string {
   return readFileSync(path.join(REPO_ROOT, 'docs', name), 'utf8');
@@ -68,5 +73,29 @@ describe('docs', function () {
         ].includes(c),
     );
     expect(documented.filter((c) => !known.has(c))).to.deep.equal([]);
+  });
+
+  it('docs/api.md names exactly the spec fields the CRD makes immutable', function () {
+    const crd = load(
+      readFileSync(path.join(REPO_ROOT, 'crds', 'mapreduce.dev_mapreducejobs.yaml'), 'utf8'),
+    ) as {
+      spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: SpecSchema } } } }[] };
+    };
+    const rules = crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec['x-kubernetes-validations'];
+    const inCrd = rules
+      .map((r) => /^spec\.(\S+) is immutable$/.exec(r.message)?.[1])
+      .filter((f) => f !== undefined);
+    const sentence =
+      /Immutable once the job exists[^:]*:([^.]*(?:\.[a-zA-Z][^.]*)*)\./.exec(doc('api.md'))?.[1] ?? '';
+    const inDocs = [...sentence.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+    expect(inDocs.sort()).to.deep.equal(inCrd.sort());
+    expect(inCrd.sort()).to.deep.equal([
+      'input',
+      'map.activeDeadlineSeconds',
+      'map.backoffLimitPerItem',
+      'map.template',
+      'reduce',
+      'telemetry',
+    ]);
   });
 });

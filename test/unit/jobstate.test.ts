@@ -76,6 +76,53 @@ function snapshot(input: JobStateInput): unknown {
 
 const cases: Case[] = [
   {
+    name: 'a job past its activeDeadlineSeconds fails with DeadlineExceeded and cancels what runs',
+    job: makeJob('wc').items(['a', 'b', 'c']).parallelism(2).activeDeadlineSeconds(60),
+    status: { phase: 'Running', startTime: at(0).toISOString(), completedIndexes: '0', succeededItems: 1 },
+    total: 3,
+    pods: [mapPod(1).running().obj()],
+    now: at(60),
+    expect: {
+      phase: 'Failed',
+      create: [],
+      delete: ['wc-1-0'],
+      results: {},
+      status: {
+        completionTime: at(60).toISOString(),
+        activeItems: 0,
+        succeededItems: 1,
+        failedItems: 0,
+      },
+      events: ['DeadlineExceeded'],
+      finishedAttempts: ['wc-1-0 active endedWithJob'],
+    },
+  },
+  {
+    name: 'a job within its activeDeadlineSeconds is looked at again when it ends',
+    job: makeJob('wc').items(['a', 'b', 'c']).parallelism(2).activeDeadlineSeconds(60),
+    status: { phase: 'Running', startTime: at(0).toISOString() },
+    total: 3,
+    pods: [mapPod(0).running().obj(), mapPod(1).running().obj()],
+    now: at(45),
+    expect: {
+      phase: 'Running',
+      create: [],
+      delete: [],
+      results: {},
+      events: [],
+      finishedAttempts: [],
+      requeueAfterMs: 15_000,
+    },
+  },
+  {
+    name: 'a suspended job’s deadline does not run',
+    job: makeJob('wc').items(['a']).activeDeadlineSeconds(60).suspend(),
+    status: { phase: 'Suspended', startTime: at(0).toISOString() },
+    total: 1,
+    now: at(600),
+    expect: { phase: 'Suspended', create: [], delete: [], results: {}, events: [], finishedAttempts: [] },
+  },
+  {
     name: 'a new job starts the first `parallelism` items',
     job: makeJob('wc').items(['a', 'b', 'c', 'd']).parallelism(2),
     total: 4,

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { RATE_LIMIT_BASE_MS, RATE_LIMIT_MAX_MS, WorkQueue } from '../../src/controller/workqueue.js';
+import {
+  MAX_DELAY_MS,
+  RATE_LIMIT_BASE_MS,
+  RATE_LIMIT_MAX_MS,
+  WorkQueue,
+} from '../../src/controller/workqueue.js';
 import type { Schedule } from '../../src/controller/workqueue.js';
 
 interface ScheduledCallRecord {
@@ -238,5 +243,13 @@ describe('WorkQueue', function () {
     now = 1250;
     const key = await q.get();
     expect(q.waitedMs(key!)).to.equal(250);
+  });
+
+  it('waits at most MAX_DELAY_MS for a timed look (a 30-day TTL would overflow Node’s timer and spin)', function () {
+    const timer = new RecordingTimer();
+    const q = new WorkQueue(Date.now, timer.schedule);
+    q.addAfter('ns/ttl', 30 * 24 * 3600 * 1000);
+    expect(timer.delays()).to.deep.equal([MAX_DELAY_MS]);
+    expect(MAX_DELAY_MS).to.equal(3_600_000);
   });
 });
