@@ -8,6 +8,8 @@ import type { InputSpec, JsonValue } from '../api/types.js';
 export const MAX_ITEMS = 100_000;
 /** Deeper items would overflow the stack of JSON.stringify and JSONPath; no real work item nests this deep. */
 export const MAX_ITEM_DEPTH = 1000;
+/** Ids are span attributes and log fields: an id is a name, not a payload. */
+export const MAX_ITEM_ID_LENGTH = 256;
 
 export type InputErrorReason = 'InputNotFound' | 'InputInvalid' | 'DuplicateItemId';
 
@@ -84,6 +86,14 @@ function selectItems(input: InputSpec, document: JsonValue): JsonValue[] {
   // A path that selects one array (`$.files`) means its elements; several matches are the items themselves.
   if (matches.length === 1 && Array.isArray(matches[0])) return matches[0];
   return matches;
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 /** How deeply arrays and objects nest in a value (a scalar is 0), without recursion. */
@@ -182,7 +192,20 @@ export function resolveItems(input: InputSpec, documentText?: string): ResolvedI
           `spec.input.idPath: ${input.idPath} gives no string or number for item ${index}`,
         );
       }
+      if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        throw new InputError(
+          'InputInvalid',
+          `spec.input.idPath: item ${index}'s id ${v} is beyond 2^53 and cannot be read exactly; quote it as a string`,
+        );
+      }
       id = String(v);
+      // Ids go into env vars, labels of telemetry and log lines: printable, and short.
+      if (id.length > MAX_ITEM_ID_LENGTH || hasControlCharacter(id)) {
+        throw new InputError(
+          'InputInvalid',
+          `spec.input.idPath: item ${index}'s id must be at most ${MAX_ITEM_ID_LENGTH} characters without control characters`,
+        );
+      }
     }
     const first = seen.get(id);
     if (first !== undefined) {

@@ -92,6 +92,29 @@ describe('MapReduceJob CRD', function () {
           .obj(),
       message: 'spec.activeDeadlineSeconds in body should be less than or equal to 2147483647',
     },
+    {
+      name: 'a name too long for its pods’ job-name label',
+      job: () => makeJob('n'.repeat(64)).items(['a']).obj(),
+      message: 'metadata.name may be at most 63 characters',
+    },
+    {
+      name: 'a span attribute with a reserved key',
+      job: () =>
+        makeJob('reserved')
+          .items(['a'])
+          .telemetry({ attributes: { 'mapreduce.job.name': 'x' } })
+          .obj(),
+      message: "spec.telemetry.attributes may not set the operator's own keys",
+    },
+    {
+      name: 'a baggage key that is not a W3C token',
+      job: () =>
+        makeJob('baggage')
+          .items(['a'])
+          .telemetry({ baggage: { 'two words': 'x' } })
+          .obj(),
+      message: 'spec.telemetry.baggage keys must be W3C baggage tokens',
+    },
   ];
   for (const tc of invalid) {
     it(`refuses ${tc.name}, naming the field`, async function () {

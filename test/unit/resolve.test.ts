@@ -96,6 +96,26 @@ const cases: Case[] = [
 
 const errors: { name: string; input: InputSpec; doc?: string; reason: string; message: string }[] = [
   {
+    name: 'an integer id beyond 2^53',
+    input: { configMapRef: { name: 'c', key: 'k' }, idPath: '$.id' },
+    doc: '[{"id": 9007199254740993}]',
+    reason: 'InputInvalid',
+    message:
+      "spec.input.idPath: item 0's id 9007199254740992 is beyond 2^53 and cannot be read exactly; quote it as a string",
+  },
+  {
+    name: 'an id with a control character',
+    input: { items: [{ id: 'a' }, { id: 'b\u0007' }], idPath: '$.id' },
+    reason: 'InputInvalid',
+    message: "spec.input.idPath: item 1's id must be at most 256 characters without control characters",
+  },
+  {
+    name: 'a huge id',
+    input: { items: [{ id: 'x'.repeat(257) }], idPath: '$.id' },
+    reason: 'InputInvalid',
+    message: "spec.input.idPath: item 0's id must be at most 256 characters without control characters",
+  },
+  {
     name: 'an item nested 100,000 levels deep (it would overflow the stack)',
     input: { configMapRef: { name: 'c', key: 'k' } },
     doc: `[${'['.repeat(100_000)}${']'.repeat(100_000)}]`,
