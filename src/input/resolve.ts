@@ -8,6 +8,11 @@ import type { InputSpec, JsonValue } from '../api/types.js';
 export const MAX_ITEMS = 100_000;
 /** Deeper items would overflow the stack of JSON.stringify and JSONPath; no real work item nests this deep. */
 export const MAX_ITEM_DEPTH = 1000;
+/**
+ * Values (arrays, objects, scalars) a whole input may expand to. A 1 MiB ConfigMap holds at most about 512 Ki
+ * values; YAML aliases can make 1 KiB expand to billions (a "billion laughs"), and js-yaml has no alias limit.
+ */
+export const MAX_INPUT_VALUES = 2_000_000;
 /** Ids are span attributes and log fields: an id is a name, not a payload. */
 export const MAX_ITEM_ID_LENGTH = 256;
 
@@ -88,6 +93,23 @@ function selectItems(input: InputSpec, document: JsonValue): JsonValue[] {
   return matches;
 }
 
+/** Counts the values a document expands to, stopping at the limit (a cycle or an alias bomb stops there too). */
+function checkSize(document: JsonValue, field: string): void {
+  let count = 0;
+  const stack: JsonValue[] = [document];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (++count > MAX_INPUT_VALUES) {
+      throw new InputError(
+        'InputInvalid',
+        `${field}: the input expands to more than ${MAX_INPUT_VALUES} values (YAML aliases, or a cycle?)`,
+      );
+    }
+    if (v !== null && typeof v === 'object')
+      for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
+  }
+}
+
 function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -134,9 +156,12 @@ function sortKey(item: JsonValue, path: string): SortKey {
 export function resolveItems(input: InputSpec, documentText?: string): ResolvedItem[] {
   let values: JsonValue[];
   if (input.items !== undefined) {
+    checkSize(input.items, 'spec.input.items');
     values = input.jsonPath === undefined ? input.items : selectItems(input, input.items);
   } else if (documentText !== undefined) {
-    values = selectItems(input, parseDocument(documentText));
+    const document = parseDocument(documentText);
+    checkSize(document, 'spec.input.configMapRef');
+    values = selectItems(input, document);
   } else {
     throw new InputError('InputInvalid', 'spec.input: one of items and configMapRef must be set');
   }

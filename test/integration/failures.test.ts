@@ -7,6 +7,13 @@ import { makeJob } from '../support/jobbuilder.js';
 import { startOperator } from '../support/operator.js';
 import type { OperatorProcess } from '../support/operator.js';
 
+/** 353 bytes of YAML that expand to 9^9 values through aliases. */
+const BILLION_LAUGHS = [
+  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...'bcdefghi'.split('').map((n, i) => `${n}: &${n} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+  'items: [*i]',
+].join('\n');
+
 describe('failures', function () {
   const ns = useTestNamespace('fail');
   let operator: OperatorProcess | undefined;
@@ -28,11 +35,16 @@ describe('failures', function () {
       },
     });
     await createJob(ns.name, makeJob('too-deep').configMapInput('deep', 'items.json').obj());
+    await cluster().core.createNamespacedConfigMap({
+      namespace: ns.name,
+      body: { metadata: { name: 'laughs' }, data: { 'items.yaml': BILLION_LAUGHS } },
+    });
+    await createJob(ns.name, makeJob('laughs').configMapInput('laughs', 'items.yaml', '$.items').obj());
     await createJob(ns.name, makeJob('falsy').items([null, 0, false]).idPath('$').obj());
     await createJob(ns.name, makeJob('healthy').items([null, 0, false, 'x']).obj());
 
     const failed: Record<string, { reason?: string; message?: string }> = {};
-    for (const name of ['bad-template', 'too-deep', 'falsy']) {
+    for (const name of ['bad-template', 'too-deep', 'laughs', 'falsy']) {
       const job = await waitForPhase(ns.name, name, ['Failed', 'Succeeded']);
       const c = job.status?.conditions?.find((x) => x.type === 'Failed');
       failed[name] = { reason: c?.reason, message: c?.message };
@@ -46,6 +58,11 @@ describe('failures', function () {
       'too-deep': {
         reason: 'InputInvalid',
         message: 'spec.input: item 0 is nested more than 1000 levels deep',
+      },
+      laughs: {
+        reason: 'InputInvalid',
+        message:
+          'spec.input.configMapRef: the input expands to more than 2000000 values (YAML aliases, or a cycle?)',
       },
       falsy: {
         reason: 'InputInvalid',

@@ -96,6 +96,26 @@ const cases: Case[] = [
 
 const errors: { name: string; input: InputSpec; doc?: string; reason: string; message: string }[] = [
   {
+    name: 'a YAML "billion laughs" of 353 bytes (9^9 values through aliases)',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.items' },
+    doc: [
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      ...'bcdefghi'.split('').map((n, i) => `${n}: &${n} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+      'items: [*i]',
+    ].join('\n'),
+    reason: 'InputInvalid',
+    message:
+      'spec.input.configMapRef: the input expands to more than 2000000 values (YAML aliases, or a cycle?)',
+  },
+  {
+    name: 'a cyclic YAML document',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.items' },
+    doc: 'items: &a [*a]',
+    reason: 'InputInvalid',
+    message:
+      'spec.input.configMapRef: the input expands to more than 2000000 values (YAML aliases, or a cycle?)',
+  },
+  {
     name: 'an integer id beyond 2^53',
     input: { configMapRef: { name: 'c', key: 'k' }, idPath: '$.id' },
     doc: '[{"id": 9007199254740993}]',
