@@ -40,3 +40,13 @@ export function apiMessage(err: unknown): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
+
+/** An object has the name the operator would give it but another owner (an earlier job of the same name). */
+export class ForeignObjectError extends Error {
+  constructor(kind: string, namespace: string, name: string) {
+    super(
+      `${kind} ${namespace}/${name} belongs to another owner (an earlier job of this name?); waiting for it to go`,
+    );
+    this.name = 'ForeignObjectError';
+  }
+}

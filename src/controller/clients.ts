@@ -8,6 +8,7 @@ export type CoreClient = Pick<
   | 'createNamespacedPod'
   | 'deleteNamespacedPod'
   | 'patchNamespacedPod'
+  | 'readNamespacedPod'
   | 'readNamespacedConfigMap'
   | 'listNamespacedConfigMap'
   | 'createNamespacedConfigMap'

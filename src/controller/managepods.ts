@@ -6,10 +6,10 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FINALIZER_TRACKING } from '../api/constants.js';
-import { isConflict, isNotFound } from '../apierrors.js';
+import { ForeignObjectError, isConflict, isNotFound } from '../apierrors.js';
 import type { CoreClient } from './clients.js';
 import type { Expectations } from './expectations.js';
-import { isTracked } from './ownership.js';
+import { controllingJob, isTracked } from './ownership.js';
 
 /** First slow-start batch size. */
 export const SLOW_START_INITIAL_BATCH = 1;
@@ -28,7 +28,24 @@ export interface ManageResult {
   createError?: Error;
 }
 
-type PodClient = Pick<CoreClient, 'createNamespacedPod' | 'deleteNamespacedPod' | 'patchNamespacedPod'>;
+type PodClient = Pick<
+  CoreClient,
+  'createNamespacedPod' | 'deleteNamespacedPod' | 'patchNamespacedPod' | 'readNamespacedPod'
+>;
+
+/** The existing pod of this name has the owner the pod we tried to create names. */
+async function isOurs(core: Pick<CoreClient, 'readNamespacedPod'>, pod: V1Pod): Promise<boolean> {
+  try {
+    const existing = await core.readNamespacedPod({
+      namespace: pod.metadata!.namespace!,
+      name: pod.metadata!.name!,
+    });
+    return controllingJob(existing)?.uid === pod.metadata?.ownerReferences?.[0]?.uid;
+  } catch (err) {
+    if (isNotFound(err)) return false; // gone since: the next reconcile creates it
+    throw err;
+  }
+}
 
 /** Removes the tracking finalizer, and only it (a strategic merge patch: no read, no index to race on). */
 export async function releasePod(core: Pick<CoreClient, 'patchNamespacedPod'>, pod: V1Pod): Promise<void> {
@@ -91,10 +108,12 @@ export async function managePods(
             await core.createNamespacedPod({ namespace: pod.metadata!.namespace!, body: pod }),
           );
         } catch (err) {
-          // AlreadyExists: an earlier reconcile made it and the cache has not shown it yet; it will.
-          if (isConflict(err)) return;
+          // AlreadyExists: an earlier reconcile made it and the cache has not shown it yet (it will), unless
+          // the pod is another owner's (an earlier job of the same name, still going).
+          if (isConflict(err) && (await isOurs(core, pod))) return;
           expectations.observedCreate(key, name);
-          errors.push(err instanceof Error ? err : new Error(String(err)));
+          if (isConflict(err)) errors.push(new ForeignObjectError('pod', pod.metadata!.namespace!, name));
+          else errors.push(err instanceof Error ? err : new Error(String(err)));
         }
       }),
     );

@@ -3,7 +3,7 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import type { MapReduceJob } from '../api/types.js';
-import { isNotFound } from '../apierrors.js';
+import { ForeignObjectError, isInvalid, isNotFound } from '../apierrors.js';
 import type { CoreClient } from './clients.js';
 import { resultsConfigMapName } from './naming.js';
 import { ownerReference } from './ownership.js';
@@ -41,12 +41,23 @@ export class ResultStore {
     const jobName = job.metadata.name!;
     for (const [shard, data] of groupResults(results)) {
       const name = resultsConfigMapName(jobName, shard);
+      // A JSON patch that first tests the owner: a ConfigMap of the same name left by an earlier job of the
+      // same name (its garbage collection still pending) is never written into.
+      const body = [
+        { op: 'test', path: '/metadata/ownerReferences/0/uid', value: job.metadata.uid },
+        ...Object.entries(data).map(([index, result]) => ({
+          op: 'add',
+          path: `/data/${index}`,
+          value: result,
+        })),
+      ];
       try {
         await this.core.patchNamespacedConfigMap(
-          { namespace, name, body: { data } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          { namespace, name, body },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         );
       } catch (err) {
+        if (isInvalid(err)) throw new ForeignObjectError('ConfigMap', namespace, name);
         if (!isNotFound(err)) throw err;
         await this.create(job, name, data);
       }

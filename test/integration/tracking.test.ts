@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonValue } from '../../src/api/types.js';
-import { kubectl, useTestNamespace, waitFor } from '../support/cluster.js';
+import { kubectl, sleep, useTestNamespace, waitFor } from '../support/cluster.js';
 import { createJob, deleteJob, jobPods, jobResults, PodWatcher, waitForPhase } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
 import { startOperator } from '../support/operator.js';
@@ -91,5 +91,51 @@ describe('tracked pods', function () {
     });
     await deleteJob(ns.name, 'gone');
     await waitFor('the pods to be gone', async () => (await jobPods(ns.name, 'gone')).length === 0);
+  });
+
+  it('runs a job re-created under the same name while the old one’s pods and ConfigMaps still go; results never mix', async function () {
+    const old = makeJob('again').items(['old-a', 'old-b']).parallelism(2).obj();
+    old.spec.input.items = ['old-a', { sim: { neverFinish: true } }];
+    await createJob(ns.name, old);
+    await waitFor(
+      'the old job’s first result',
+      async () => (await jobResults(ns.name, 'again'))['0'] === '"old-a"',
+    );
+    // The old results ConfigMap lingers while the new job runs, as under a slow garbage collector.
+    kubectl(
+      'patch',
+      'configmap',
+      'again-results-0',
+      '-n',
+      ns.name,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":["test.mapreduce.dev/hold"]}}',
+    );
+    await deleteJob(ns.name, 'again');
+    await createJob(ns.name, makeJob('again').items(['new-a', 'new-b', 'new-c']).parallelism(3).obj());
+    await waitFor('the new job’s pods to finish', async () => {
+      const pods = (await jobPods(ns.name, 'again')).filter(
+        (p) => p.metadata?.labels?.['mapreduce.dev/item-index'] === '2',
+      );
+      return pods.length > 0 && pods.every((p) => p.status?.phase === 'Succeeded');
+    });
+    await sleep(2000);
+    kubectl(
+      'patch',
+      'configmap',
+      'again-results-0',
+      '-n',
+      ns.name,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    );
+    const job = await waitForPhase(ns.name, 'again', ['Succeeded', 'Failed'], 90_000);
+    expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 3 });
+    expect(await jobResults(ns.name, 'again')).to.deep.equal({ 0: '"new-a"', 1: '"new-b"', 2: '"new-c"' });
+    expect(
+      watcher.duplicates().filter((name) => !name.startsWith('again-0-0') && !name.startsWith('again-1-0')),
+    ).to.deep.equal([]);
   });
 });

@@ -86,6 +86,16 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve({});
   }
 
+  /** What readNamespacedPod answers (404 for other names). */
+  pods: V1Pod[] = [];
+
+  readNamespacedPod(param: { namespace: string; name: string }): Promise<V1Pod> {
+    this.call('readNamespacedPod', `${param.namespace}/${param.name}`);
+    const found = this.pods.find((p) => p.metadata?.name === param.name);
+    if (!found) throw apiError(404);
+    return Promise.resolve(found);
+  }
+
   readNamespacedConfigMap(param: { namespace: string; name: string }): Promise<V1ConfigMap> {
     this.call('readNamespacedConfigMap', `${param.namespace}/${param.name}`);
     const found = this.configMaps.find((c) => c.metadata?.name === param.name);
@@ -109,13 +119,12 @@ export class RecordingClient implements CoreClient, JobClient {
   patchNamespacedConfigMap(param: {
     namespace: string;
     name: string;
-    body: { data?: Record<string, string> };
+    body: { op: string; path: string; value?: unknown }[];
   }): Promise<V1ConfigMap> {
-    this.call(
-      'patchNamespacedConfigMap',
-      `${param.namespace}/${param.name}`,
-      JSON.stringify(param.body.data),
+    const ops = param.body.map((o) =>
+      o.op === 'test' ? `test ${String(o.value)}` : `${o.op} ${o.path}=${JSON.stringify(o.value)}`,
     );
+    this.call('patchNamespacedConfigMap', `${param.namespace}/${param.name}`, ops.join(' '));
     return Promise.resolve({});
   }
 

@@ -84,6 +84,12 @@ function failedWith(
 
 type World = ControllerHarness & { hooks: RecordingHooks };
 
+/** A pod as this world's job owns it. */
+function owned(w: World, pod: V1Pod): V1Pod {
+  pod.metadata!.ownerReferences = [ownerReference(w.job)];
+  return pod;
+}
+
 /** The job in a harness whose hooks write into the client's call log. */
 function world(builder: JobBuilder, status?: MapReduceJobStatus, now?: Date): World {
   let hooks: RecordingHooks | undefined;
@@ -116,7 +122,7 @@ interface Case {
   };
 }
 
-const PATCH_RESULT_0 = 'patchNamespacedConfigMap ns/wc-results-0 {"0":"\\"A\\""}';
+const PATCH_RESULT_0 = 'patchNamespacedConfigMap ns/wc-results-0 test uid-1 add /data/0="\\"A\\""';
 /** Item 0's success is recorded: item 2 takes its slot. */
 const START_ITEM_2 = [
   'hook decoratePod map 2/0',
@@ -273,6 +279,24 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a results ConfigMap of an earlier job of the same name is never written into: retried',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    setup: (w) =>
+      w.client.fail(
+        'patchNamespacedConfigMap',
+        422,
+        undefined,
+        'testing value /metadata/ownerReferences/0/uid failed',
+      ),
+    expect: {
+      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0],
+      throws:
+        'ConfigMap ns/wc-results-0 belongs to another owner (an earlier job of this name?); waiting for it to go',
+    },
+  },
+  {
     name: 'results cannot be stored: no spans, no pod change, no status; the error is retried',
     job: three(),
     status: running(),
@@ -350,10 +374,15 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a pod that already exists (created by an earlier reconcile) is not counted as started',
+    name: 'a pod of that name owned by an earlier job of the same name is not ours: retried, with an Event',
     job: three(),
     status: running(),
-    setup: (w) => w.client.fail('createNamespacedPod', 409, 'ns/wc-0-0'),
+    setup: (w) => {
+      w.client.fail('createNamespacedPod', 409, 'ns/wc-0-0');
+      const old = mapPod(0).obj();
+      old.metadata!.ownerReferences = [{ ...ownerReference(w.job), uid: 'uid-0' }];
+      w.client.pods = [old];
+    },
     expect: {
       calls: [
         ITEMS_LIST,
@@ -362,6 +391,31 @@ const cases: Case[] = [
         'hook decoratePod map 1/0',
         'hook recordFinished []',
         'createNamespacedPod ns/wc-0-0',
+        'readNamespacedPod ns/wc-0-0',
+        'hook attemptsStarted []',
+        'hook statusWritten',
+        'createNamespacedEvent ns PodCreateFailed',
+      ],
+      throws: 'pod ns/wc-0-0 belongs to another owner (an earlier job of this name?); waiting for it to go',
+    },
+  },
+  {
+    name: 'a pod that already exists (created by an earlier reconcile) is not counted as started',
+    job: three(),
+    status: running(),
+    setup: (w) => {
+      w.client.fail('createNamespacedPod', 409, 'ns/wc-0-0');
+      w.client.pods = [owned(w, mapPod(0).obj())];
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'readNamespacedPod ns/wc-0-0',
         'createNamespacedPod ns/wc-1-0',
         'hook attemptsStarted [map 1/0]',
         'hook statusWritten',
