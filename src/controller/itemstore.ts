@@ -80,24 +80,41 @@ export function readShards(configMaps: V1ConfigMap[]): StoredItem[] {
   return items.sort((a, b) => a.index - b.index);
 }
 
+/** On every shard: how many items the whole snapshot holds, so a complete one can be told from a partial one. */
+export const ANNOTATION_TOTAL_ITEMS = 'mapreduce.dev/total-items';
+
+/** The items of a snapshot whose shards hold exactly items 0..total-1; undefined for a partial one. */
+export function completeSnapshot(configMaps: V1ConfigMap[]): StoredItem[] | undefined {
+  const totals = new Set(configMaps.map((cm) => cm.metadata?.annotations?.[ANNOTATION_TOTAL_ITEMS]));
+  if (configMaps.length === 0 || totals.size !== 1) return undefined;
+  const total = Number([...totals][0]);
+  const stored = readShards(configMaps);
+  return stored.length === total && stored.every((s, i) => s.index === i) ? stored : undefined;
+}
+
 export class ItemStore {
   /** Snapshots by job UID: a job's items never change once written. */
   private readonly cache = new Map<string, StoredItem[]>();
 
   constructor(private readonly core: CoreClient) {}
 
-  /** Replaces any earlier (partial) snapshot with these items. */
+  /**
+   * Snapshots these items, unless a complete snapshot of this job exists: one written by a reconcile whose
+   * status write did not land, whose pods may already run. It stays, even if the input changed since.
+   */
   async write(job: MapReduceJob, items: ResolvedItem[]): Promise<StoredItem[]> {
     const namespace = job.metadata.namespace!;
     const name = job.metadata.name!;
     const shards = shardItems(name, items);
+    const list = await this.core.listNamespacedConfigMap({ namespace, labelSelector: itemsSelector(name) });
+    const earlier = list.items.filter((cm) => isControlledBy(cm, job));
+    const complete = completeSnapshot(earlier);
+    if (complete) {
+      this.cache.set(job.metadata.uid!, complete);
+      return complete;
+    }
     // A crash mid-write leaves a partial snapshot of immutable ConfigMaps: remove this job's (by owner uid).
-    const earlier = await this.core.listNamespacedConfigMap({
-      namespace,
-      labelSelector: itemsSelector(name),
-    });
-    for (const cm of earlier.items) {
-      if (!isControlledBy(cm, job)) continue;
+    for (const cm of earlier) {
       try {
         await this.core.deleteNamespacedConfigMap({ namespace, name: cm.metadata!.name! });
       } catch (err) {
@@ -111,6 +128,7 @@ export class ItemStore {
           metadata: {
             name: shard.name,
             labels: { [LABEL_JOB_NAME]: name, [LABEL_STORE]: STORE_ITEMS },
+            annotations: { [ANNOTATION_TOTAL_ITEMS]: String(items.length) },
             ownerReferences: [ownerReference(job)],
           },
           immutable: true,

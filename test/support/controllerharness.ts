@@ -10,7 +10,7 @@ import { KubernetesEventRecorder } from '../../src/controller/events.js';
 import { Expectations } from '../../src/controller/expectations.js';
 import type { ControllerHooks } from '../../src/controller/hooks.js';
 import { noopHooks } from '../../src/controller/hooks.js';
-import { ItemStore, shardItems } from '../../src/controller/itemstore.js';
+import { ANNOTATION_TOTAL_ITEMS, ItemStore, shardItems } from '../../src/controller/itemstore.js';
 import type { ControllerOptions } from '../../src/controller/jobstate.js';
 import { ownerReference } from '../../src/controller/ownership.js';
 import { ResultStore } from '../../src/controller/resultstore.js';
@@ -81,9 +81,15 @@ export class ControllerHarness {
   /** The job's input snapshot, as an earlier reconcile stored it. */
   withSnapshot(): this {
     const name = this.job.metadata.name!;
+    const items = resolveItems(this.job.spec.input);
     this.client.configMaps.push(
-      ...shardItems(name, resolveItems(this.job.spec.input)).map((s): V1ConfigMap => ({
-        metadata: { name: s.name, namespace: 'ns', ownerReferences: [ownerReference(this.job)] },
+      ...shardItems(name, items).map((s): V1ConfigMap => ({
+        metadata: {
+          name: s.name,
+          namespace: 'ns',
+          annotations: { [ANNOTATION_TOTAL_ITEMS]: String(items.length) },
+          ownerReferences: [ownerReference(this.job)],
+        },
         data: s.data,
       })),
     );

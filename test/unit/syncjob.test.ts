@@ -187,6 +187,53 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a snapshot written by a reconcile whose status write did not land is kept, not rewritten',
+    job: three(),
+    snapshot: true,
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'createNamespacedPod ns/wc-1-0',
+        'hook attemptsStarted [map 0/0,map 1/0]',
+        ...WRITE_STATUS,
+        'createNamespacedEvent ns Started',
+      ],
+      status: running(),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a partial snapshot (a crash mid-write) is replaced',
+    job: three(),
+    setup: (w) => {
+      w.withSnapshot();
+      w.client.configMaps[0]!.metadata!.annotations = {}; // written before totals were recorded: not known complete
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'deleteNamespacedConfigMap ns/wc-items-0',
+        'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'hook recordFinished []',
+        'createNamespacedPod ns/wc-0-0',
+        'createNamespacedPod ns/wc-1-0',
+        'hook attemptsStarted [map 0/0,map 1/0]',
+        ...WRITE_STATUS,
+        'createNamespacedEvent ns Started',
+      ],
+      status: running(),
+      satisfied: false,
+    },
+  },
+  {
     name: 'a ConfigMap input that does not exist: the job fails with InputNotFound, no pod',
     job: makeJob('wc').configMapInput('in', 'items.json'),
     expect: {
