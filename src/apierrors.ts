@@ -50,3 +50,14 @@ export class ForeignObjectError extends Error {
     this.name = 'ForeignObjectError';
   }
 }
+
+/** How long the API server asked us to wait (429 or 503 with Retry-After, in seconds), in ms; else undefined. */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (!(err instanceof ApiException)) return undefined;
+  const code = err.code;
+  if (code !== 429 && code !== 503) return undefined;
+  const headers = (err.headers ?? {}) as Record<string, string | undefined>;
+  const value = headers['retry-after'] ?? headers['Retry-After'];
+  const seconds = value === undefined ? NaN : Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}

@@ -1,8 +1,9 @@
 // The worker loop: `concurrency` workers take job keys from the work queue and reconcile them. A success
 // forgets the key's failures; a failure is retried with the queue's per-key backoff.
 import type { Logger } from 'pino';
-import { isConflict } from '../apierrors.js';
+import { isConflict, retryAfterMs } from '../apierrors.js';
 import type { ControllerHooks, ReconcileOutcome } from './hooks.js';
+import { RATE_LIMIT_BASE_MS } from './workqueue.js';
 import type { WorkQueue } from './workqueue.js';
 
 /** Reconciles one job; resolves with when to look again, if time alone can change something. */
@@ -54,7 +55,10 @@ export class WorkLoop {
       result = 'error';
       // A conflict is a stale cache, routine while the watch catches up.
       this.log[isConflict(err) ? 'debug' : 'error']({ err, job: key }, 'reconcile failed; retrying');
-      this.queue.addRateLimited(key);
+      // Throttled (429) or unavailable (503): wait as long as the API server asks, else back off per key.
+      const asked = retryAfterMs(err);
+      if (asked !== undefined) this.queue.addAfter(key, Math.max(asked, RATE_LIMIT_BASE_MS));
+      else this.queue.addRateLimited(key);
     } finally {
       this.queue.done(key);
       this.hooks.reconciled({ result, durationMs: performance.now() - started, waitedMs });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ApiException } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { ReconcileOutcome } from '../../src/controller/hooks.js';
 import { WorkLoop } from '../../src/controller/workloop.js';
@@ -57,6 +58,12 @@ describe('WorkLoop', function () {
       answers: [new Error('boom'), apiError(500), apiError(409), undefined, new Error('again')],
       delays: [100, 200, 400, 100],
       outcomes: ['error', 'error', 'error', 'success', 'error'],
+    },
+    {
+      name: 'a throttled API server (429, Retry-After: 3) is waited out as asked',
+      answers: [new ApiException(429, 'Too Many Requests', '', { 'retry-after': '3' })],
+      delays: [3000],
+      outcomes: ['error'],
     },
   ];
   for (const tc of cases) {
