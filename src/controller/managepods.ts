@@ -47,6 +47,10 @@ async function isOurs(core: Pick<CoreClient, 'readNamespacedPod'>, pod: V1Pod): 
   }
 }
 
+function isTerminated(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
 /** Removes the tracking finalizer, and only it (a strategic merge patch: no read, no index to race on). */
 export async function releasePod(core: Pick<CoreClient, 'patchNamespacedPod'>, pod: V1Pod): Promise<void> {
   try {
@@ -77,9 +81,21 @@ export async function managePods(
       const name = pod.metadata!.name!;
       expectations.expectDelete(key, name);
       try {
-        if (!pod.metadata?.deletionTimestamp)
-          await core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name });
-        if (isTracked(pod)) await releasePod(core, pod);
+        if (isTerminated(pod)) {
+          // Nothing runs, so no grace period: released first, the pod is gone with the delete itself.
+          if (isTracked(pod)) await releasePod(core, pod);
+          if (!pod.metadata?.deletionTimestamp)
+            await core.deleteNamespacedPod({
+              namespace: pod.metadata!.namespace!,
+              name,
+              gracePeriodSeconds: 0,
+            });
+        } else {
+          // A running attempt is stopped as a kubelet stops any pod: SIGTERM, its grace period, then SIGKILL.
+          if (!pod.metadata?.deletionTimestamp)
+            await core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name });
+          if (isTracked(pod)) await releasePod(core, pod);
+        }
         result.deleted++;
       } catch (err) {
         expectations.observedDelete(key, name);

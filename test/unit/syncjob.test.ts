@@ -489,7 +489,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a tracked pod of a recorded item is deleted, then released from its finalizer',
+    name: 'a tracked pod of a recorded item is released from its finalizer, then deleted',
     job: three(),
     status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
     pods: [
@@ -502,8 +502,8 @@ const cases: Case[] = [
         ITEMS_LIST,
         'hook decorateStatus',
         'hook recordFinished []',
+        'patchNamespacedPod ns/wc-0-0 release', // a finished pod: released, then gone with the delete
         'deleteNamespacedPod ns/wc-0-0',
-        'patchNamespacedPod ns/wc-0-0 release',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
       ],
@@ -557,8 +557,8 @@ const cases: Case[] = [
         ITEMS_LIST,
         'hook decorateStatus',
         'hook recordFinished [wc-0-0]',
+        'patchNamespacedPod ns/wc-0-0 release', // a finished pod: released, then gone with the delete
         'deleteNamespacedPod ns/wc-0-0',
-        'patchNamespacedPod ns/wc-0-0 release',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
       ],
