@@ -15,6 +15,7 @@ export type CoreClient = Pick<
   | 'patchNamespacedConfigMap'
   | 'deleteNamespacedConfigMap'
   | 'createNamespacedEvent'
+  | 'patchNamespacedEvent'
 >;
 
 /** Writes to MapReduceJobs: the status, and the delete once the TTL has passed. */

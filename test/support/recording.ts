@@ -142,6 +142,11 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve({} as never);
   }
 
+  patchNamespacedEvent(param: { namespace: string; name: string; body: { count?: number } }): Promise<never> {
+    this.call('patchNamespacedEvent', `${param.namespace}/${param.name}`, `count=${param.body.count}`);
+    return Promise.resolve({} as never);
+  }
+
   replaceNamespacedCustomObjectStatus(param: {
     namespace: string;
     name: string;
