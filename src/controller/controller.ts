@@ -20,8 +20,8 @@ import { ItemTooLargeError } from './itemstore.js';
 import type { ItemStore, StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
-import { managePods, releasePod } from './managepods.js';
-import { controllingJob, isControlledBy, isTracked } from './ownership.js';
+import { managePods } from './managepods.js';
+import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { setReadiness } from './readiness.js';
 import { resultsShardNames } from './resultstore.js';
@@ -99,7 +99,7 @@ export class Controller {
     const log = this.deps.log.child({ job: key, ...(cached ? hooks.logFields(cached) : {}) });
     if (!cached) {
       log.debug('job is gone; its pods and ConfigMaps go with it (owner references)');
-      await this.releaseStrays(namespace, name, undefined, log);
+      await this.releaseStrays(key, this.podsOf(namespace, name, undefined).strays, log);
       return undefined;
     }
     if (!expectations.satisfied(key)) {
@@ -112,21 +112,16 @@ export class Controller {
       return waitMs;
     }
     const job = structuredClone(cached); // so we don't mutate the shared cache
-    await this.releaseStrays(namespace, name, job.metadata.uid, log);
+    const { owned, strays } = this.podsOf(namespace, name, job.metadata.uid);
+    await this.releaseStrays(key, strays, log);
     if (job.metadata.deletionTimestamp) {
       // Being deleted (foreground): no new pods, and nothing holds the garbage collector back.
       log.debug('job is being deleted; releasing its pods');
-      await managePods(
-        this.deps.core,
-        expectations,
-        key,
-        { create: [], delete: [], release: this.ownedPods(job) },
-        log,
-      );
+      await managePods(this.deps.core, expectations, key, { create: [], delete: [], release: owned }, log);
       return undefined;
     }
     const now = this.deps.clock();
-    if (isFinished(job.status?.phase)) return this.syncFinished(key, job, now, log);
+    if (isFinished(job.status?.phase)) return this.syncFinished(key, job, owned, now, log);
 
     let items: StoredItem[];
     try {
@@ -144,7 +139,7 @@ export class Controller {
       job,
       totalItems: items.length,
       itemId: (i) => items[i]?.id ?? String(i),
-      pods: this.ownedPods(job),
+      pods: owned,
       now,
       options: this.options,
     });
@@ -214,6 +209,7 @@ export class Controller {
   private async syncFinished(
     key: string,
     job: MapReduceJob,
+    pods: V1Pod[],
     now: Date,
     log: Logger,
   ): Promise<number | undefined> {
@@ -226,7 +222,6 @@ export class Controller {
       // A spec edit after the end (say, a new TTL) is observed, or GitOps tools would wait on it forever.
       await this.writeStatus(job, { ...job.status, observedGeneration: job.metadata.generation }, log);
     }
-    const pods = this.ownedPods(job);
     if (pods.length > 0) {
       const state = computeJobState({
         job,
@@ -248,30 +243,36 @@ export class Controller {
   }
 
   /**
-   * Tracked pods labelled with this job's name that no live job of that name controls: an earlier job's of the
-   * same name, or orphaned by a deletion with propagationPolicy=Orphan. Their finalizer goes; nothing else.
+   * The namespace's pods of this job name, in one pass over the cache: those the live job (uid) controls, and
+   * the strays — still tracked but controlled by no live job of that name (an earlier job's of the same name,
+   * or orphaned by a deletion with propagationPolicy=Orphan).
    */
-  private async releaseStrays(
+  private podsOf(
     namespace: string,
     name: string,
     liveUid: string | undefined,
-    log: Logger,
-  ): Promise<void> {
-    const strays = this.deps.pods
-      .list(namespace)
-      .filter(
-        (p) =>
-          p.metadata?.labels?.[LABEL_JOB_NAME] === name &&
-          isTracked(p) &&
-          (liveUid === undefined || controllingJob(p)?.uid !== liveUid),
-      );
-    if (strays.length === 0) return;
-    log.info({ pods: strays.length }, 'releasing pods no live job of this name controls');
-    await Promise.all(strays.map((p) => releasePod(this.deps.core, p)));
+  ): { owned: V1Pod[]; strays: V1Pod[] } {
+    const owned: V1Pod[] = [];
+    const strays: V1Pod[] = [];
+    for (const p of this.deps.pods.list(namespace)) {
+      const controller = controllingJob(p);
+      if (liveUid !== undefined && controller?.uid === liveUid) owned.push(p);
+      else if (p.metadata?.labels?.[LABEL_JOB_NAME] === name && isTracked(p)) strays.push(p);
+    }
+    return { owned, strays };
   }
 
-  private ownedPods(job: MapReduceJob): V1Pod[] {
-    return this.deps.pods.list(job.metadata.namespace).filter((p) => isControlledBy(p, job));
+  /** Strays lose the tracking finalizer and nothing else: they are not this job's to delete. */
+  private async releaseStrays(key: string, strays: V1Pod[], log: Logger): Promise<void> {
+    if (strays.length === 0) return;
+    log.info({ pods: strays.length }, 'releasing pods no live job of this name controls');
+    await managePods(
+      this.deps.core,
+      this.deps.expectations,
+      key,
+      { create: [], delete: [], release: strays },
+      log,
+    );
   }
 
   /** The job's items: from its snapshot, or resolved from its input and snapshotted on first sight. */

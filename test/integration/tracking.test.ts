@@ -94,24 +94,30 @@ describe('tracked pods', function () {
   });
 
   it('runs a job re-created under the same name while the old one’s pods and ConfigMaps still go; results never mix', async function () {
-    const old = makeJob('again').items(['old-a', 'old-b']).parallelism(2).obj();
-    old.spec.input.items = ['old-a', { sim: { neverFinish: true } }];
-    await createJob(ns.name, old);
+    await createJob(
+      ns.name,
+      makeJob('again')
+        .items(['old-a', { sim: { neverFinish: true } }])
+        .parallelism(2)
+        .obj(),
+    );
     await waitFor(
       'the old job’s first result',
       async () => (await jobResults(ns.name, 'again'))['0'] === '"old-a"',
     );
     // The old results ConfigMap lingers while the new job runs, as under a slow garbage collector.
-    kubectl(
-      'patch',
-      'configmap',
-      'again-results-0',
-      '-n',
-      ns.name,
-      '--type=merge',
-      '-p',
-      '{"metadata":{"finalizers":["test.mapreduce.dev/hold"]}}',
-    );
+    const hold = (finalizers: string[] | null): string =>
+      kubectl(
+        'patch',
+        'configmap',
+        'again-results-0',
+        '-n',
+        ns.name,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ metadata: { finalizers } }),
+      );
+    hold(['test.mapreduce.dev/hold']);
     await deleteJob(ns.name, 'again');
     await createJob(ns.name, makeJob('again').items(['new-a', 'new-b', 'new-c']).parallelism(3).obj());
     await waitFor('the new job’s pods to finish', async () => {
@@ -121,16 +127,7 @@ describe('tracked pods', function () {
       return pods.length > 0 && pods.every((p) => p.status?.phase === 'Succeeded');
     });
     await sleep(2000);
-    kubectl(
-      'patch',
-      'configmap',
-      'again-results-0',
-      '-n',
-      ns.name,
-      '--type=merge',
-      '-p',
-      '{"metadata":{"finalizers":null}}',
-    );
+    hold(null);
     const job = await waitForPhase(ns.name, 'again', ['Succeeded', 'Failed'], 90_000);
     expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 3 });
     expect(await jobResults(ns.name, 'again')).to.deep.equal({ 0: '"new-a"', 1: '"new-b"', 2: '"new-c"' });

@@ -123,6 +123,14 @@ interface Case {
 }
 
 const PATCH_RESULT_0 = 'patchNamespacedConfigMap ns/wc-results-0 test uid-1 add /data/0="\\"A\\""';
+/** A job's first reconcile builds the pods of items 0 and 1, hands over (no) spans, then creates them. */
+const TRY_ITEMS_0_1 = ['hook decoratePod map 0/0', 'hook decoratePod map 1/0', 'hook recordFinished []'];
+const START_ITEMS_0_1 = [
+  ...TRY_ITEMS_0_1,
+  'createNamespacedPod ns/wc-0-0',
+  'createNamespacedPod ns/wc-1-0',
+  'hook attemptsStarted [map 0/0,map 1/0]',
+];
 /** Item 0's success is recorded: item 2 takes its slot. */
 const START_ITEM_2 = [
   'hook decoratePod map 2/0',
@@ -173,12 +181,7 @@ const cases: Case[] = [
         ITEMS_LIST,
         'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
-        'createNamespacedPod ns/wc-0-0',
-        'createNamespacedPod ns/wc-1-0',
-        'hook attemptsStarted [map 0/0,map 1/0]',
+        ...START_ITEMS_0_1,
         ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
       ],
@@ -194,12 +197,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
-        'createNamespacedPod ns/wc-0-0',
-        'createNamespacedPod ns/wc-1-0',
-        'hook attemptsStarted [map 0/0,map 1/0]',
+        ...START_ITEMS_0_1,
         ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
       ],
@@ -220,12 +218,7 @@ const cases: Case[] = [
         'deleteNamespacedConfigMap ns/wc-items-0',
         'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
-        'createNamespacedPod ns/wc-0-0',
-        'createNamespacedPod ns/wc-1-0',
-        'hook attemptsStarted [map 0/0,map 1/0]',
+        ...START_ITEMS_0_1,
         ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
       ],
@@ -380,9 +373,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
+        ...TRY_ITEMS_0_1,
         'createNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
         'hook statusWritten',
@@ -400,9 +391,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
+        ...TRY_ITEMS_0_1,
         'createNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
         ...failJobCalls('PodTemplateInvalid'),
@@ -434,9 +423,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
+        ...TRY_ITEMS_0_1,
         'createNamespacedPod ns/wc-0-0',
         'readNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
@@ -458,9 +445,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook decoratePod map 0/0',
-        'hook decoratePod map 1/0',
-        'hook recordFinished []',
+        ...TRY_ITEMS_0_1,
         'createNamespacedPod ns/wc-0-0',
         'readNamespacedPod ns/wc-0-0',
         'createNamespacedPod ns/wc-1-0',
