@@ -20,6 +20,9 @@ export interface OperatorConfig {
   clusterName?: string;
   metricsPort: number;
   metricsPerJob: boolean;
+  /** Client-side rate limit of API requests: sustained requests per second, and the burst above it. */
+  kubeApiQps: number;
+  kubeApiBurst: number;
 }
 
 export class ConfigError extends Error {}
@@ -55,6 +58,16 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: 'MAPREDUCE_LEADER_ELECTION_ID',
     help: 'name of the leader Lease',
     default: 'mapreduce-operator-leader',
+  },
+  'kube-api-qps': {
+    env: 'MAPREDUCE_KUBE_API_QPS',
+    help: 'API requests per second, sustained (client-side limit, as client-go)',
+    default: '20',
+  },
+  'kube-api-burst': {
+    env: 'MAPREDUCE_KUBE_API_BURST',
+    help: 'API requests allowed at once above --kube-api-qps',
+    default: '30',
   },
   'log-level': { env: 'LOG_LEVEL', help: 'trace, debug, info, warn, error', default: 'info' },
   'health-port': { env: 'MAPREDUCE_HEALTH_PORT', help: 'port of /healthz and /readyz', default: '8081' },
@@ -124,6 +137,13 @@ function parseInteger(flag: string, value: string, min: number, max: number): nu
   return Number(value);
 }
 
+function parseRate(flag: string, value: string): number {
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(n > 0 && n <= 10_000))
+    throw new ConfigError(`--${flag}: "${value}" must be a number above 0 and at most 10000`);
+  return n;
+}
+
 function parseBool(flag: string, value: string): boolean {
   if (value === 'true' || value === '') return true;
   if (value === 'false') return false;
@@ -176,6 +196,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
     retryBackoffMaxMs: parseDuration('retry-backoff-max', get('retry-backoff-max')!),
     metricsPort: parseInteger('metrics-port', get('metrics-port')!, 0, 65535),
     metricsPerJob: parseBool('metrics-per-job', get('metrics-per-job')!),
+    kubeApiQps: parseRate('kube-api-qps', get('kube-api-qps')!),
+    kubeApiBurst: parseInteger('kube-api-burst', get('kube-api-burst')!, 1, 10_000),
   };
   const kubeconfig = get('kubeconfig');
   if (kubeconfig) config.kubeconfig = kubeconfig;

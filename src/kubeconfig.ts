@@ -2,16 +2,27 @@
 // every request (KubeConfig.applySecurityAuthentication → createDispatcher, uncached), so each call opened
 // its own TLS connection and kept it alive: ~450 live TLS sockets and hundreds of MB during a 2,000-item
 // job (measured with a heap snapshot; see the README's benchmark). This reuses the first Agent per
-// cluster and user.
+// cluster and user. Every request, watches included, first takes a token from the client-side rate
+// limiter (--kube-api-qps, --kube-api-burst), as client-go's clients do.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { RequestContext } from '@kubernetes/client-node';
+import { TokenBucket } from './ratelimit.js';
+
+/** controller-runtime's and kube-controller-manager's defaults. */
+export const DEFAULT_KUBE_API_QPS = 20;
+export const DEFAULT_KUBE_API_BURST = 30;
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
 export class PooledKubeConfig extends KubeConfig {
   private readonly dispatchers = new Map<string, Dispatcher>();
 
+  constructor(readonly limiter = new TokenBucket(DEFAULT_KUBE_API_QPS, DEFAULT_KUBE_API_BURST)) {
+    super();
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await this.limiter.take();
     await super.applySecurityAuthentication(context);
     const fresh = context.getDispatcher();
     if (!fresh) return;

@@ -5,6 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { PooledKubeConfig } from './kubeconfig.js';
+import { TokenBucket } from './ratelimit.js';
 import { ConfigError, parseConfig, telemetryEnv, usage } from './config.js';
 import type { OperatorConfig } from './config.js';
 import { createController } from './controller/wiring.js';
@@ -32,7 +33,7 @@ async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
 }
 
 function loadKubeConfig(config: OperatorConfig): KubeConfig {
-  const kc = new PooledKubeConfig();
+  const kc = new PooledKubeConfig(new TokenBucket(config.kubeApiQps, config.kubeApiBurst));
   try {
     if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
     else kc.loadFromDefault(); // in-cluster when running in a pod, else ~/.kube/config
@@ -116,10 +117,11 @@ async function main(): Promise<void> {
   );
   let synced = false;
   const elector = config.leaderElect
-    ? new LeaderElector(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)
+    ? LeaderElector.forConfig(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)
     : undefined;
   const health = await startHealthServer(config.healthPort, {
-    ready: () => synced || (elector !== undefined && !elector.isLeader),
+    ready: () => synced,
+    unhealthy: () => running.wedged(),
   });
   const address = health.address();
   const healthPort = typeof address === 'object' && address ? address.port : config.healthPort;
@@ -140,12 +142,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
+  await running.startCaches();
+  synced = true;
   if (elector) {
     await elector.acquire();
-    elector.renewLoop(() => void shutdown('leadership lost', 1));
+    if (shuttingDown) return;
+    // Lost leadership: stop at once, as controller-runtime does, without finishing in-flight work, since a
+    // standby may take over any moment now. Nothing is lost: every write is made durable before the next.
+    void elector.renewLoop((why) => {
+      log.fatal({ why }, 'leadership lost: exiting');
+      process.exit(1);
+    });
   }
-  await running.start();
-  synced = true;
+  running.startWorkers();
 }
 
 main().catch((err: unknown) => {

@@ -32,8 +32,15 @@ export interface ControllerView {
 }
 
 export interface RunningController {
-  /** Starts the informers (resolving once their caches are filled) and the workers. */
-  start(): Promise<void>;
+  /**
+   * Starts the informers, resolving once their caches are filled. A standby replica does this too, so its
+   * caches are warm when it takes over; the events they see wait in the queue until the workers start.
+   */
+  startCaches(): Promise<void>;
+  /** Starts the workers (the leader only). */
+  startWorkers(): void;
+  /** Why the work loop is wedged (for /healthz), or undefined while it works. */
+  wedged(): string | undefined;
   /** Stops taking work, waits for in-flight reconciles, stops the informers. */
   stop(): Promise<void>;
 }
@@ -98,11 +105,15 @@ export function createController(
   const loop = new WorkLoop(queue, (key) => controller.syncJob(key), hooks, log);
 
   return {
-    async start() {
+    async startCaches() {
       await Promise.all([jobs.start(), pods.start()]);
+      log.info({ namespace: ns ?? '(all)' }, 'caches synced');
+    },
+    startWorkers() {
       log.info({ namespace: ns ?? '(all)', concurrency: config.concurrency }, 'controller started');
       loop.start(config.concurrency);
     },
+    wedged: () => loop.wedged(),
     async stop() {
       await loop.stop();
       await Promise.all([jobs.stop(), pods.stop()]);

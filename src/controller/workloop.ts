@@ -9,9 +9,19 @@ import type { WorkQueue } from './workqueue.js';
 /** Reconciles one job; resolves with when to look again, if time alone can change something. */
 export type SyncFn = (key: string) => Promise<number | undefined>;
 
+/**
+ * A reconcile running this long is wedged (a hung connection: client-node's calls have no timeout), and
+ * /healthz fails so the kubelet restarts the operator. The first reconcile of a 100,000-item job, the
+ * longest there is, writes its item snapshot in ~100 ConfigMap creates: seconds, not minutes.
+ */
+export const RECONCILE_WEDGED_AFTER_MS = 5 * 60_000;
+
 export class WorkLoop {
   private stopping = false;
   private workers: Promise<void>[] = [];
+  /** Start times (performance.now()) of the reconciles in flight, by key. */
+  private readonly inFlight = new Map<string, number>();
+  private exitedWorkers = 0;
 
   constructor(
     private readonly queue: WorkQueue,
@@ -31,11 +41,31 @@ export class WorkLoop {
     await Promise.all(this.workers);
   }
 
+  /**
+   * Why the loop is wedged, or undefined while it works: a reconcile in flight for over
+   * RECONCILE_WEDGED_AFTER_MS, or a worker that stopped although the loop was not stopped.
+   */
+  wedged(nowMs = performance.now()): string | undefined {
+    if (this.exitedWorkers > 0 && !this.stopping)
+      return `${this.exitedWorkers} worker(s) stopped unexpectedly`;
+    for (const [key, startedMs] of this.inFlight) {
+      if (nowMs - startedMs > RECONCILE_WEDGED_AFTER_MS)
+        return `the reconcile of ${key} has run for ${Math.round((nowMs - startedMs) / 1000)} s`;
+    }
+    return undefined;
+  }
+
   private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined || this.stopping) return;
-      await this.process(key);
+    try {
+      for (;;) {
+        const key = await this.queue.get();
+        if (key === undefined || this.stopping) return;
+        await this.process(key);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'a worker stopped');
+    } finally {
+      if (!this.stopping) this.exitedWorkers++;
     }
   }
 
@@ -43,6 +73,7 @@ export class WorkLoop {
   async process(key: string): Promise<void> {
     const waitedMs = this.queue.waitedMs(key);
     const started = performance.now();
+    this.inFlight.set(key, started);
     let result: ReconcileOutcome['result'] = 'success';
     try {
       const requeueAfterMs = await this.sync(key);
@@ -60,6 +91,7 @@ export class WorkLoop {
       if (asked !== undefined) this.queue.addAfter(key, Math.max(asked, RATE_LIMIT_BASE_MS));
       else this.queue.addRateLimited(key);
     } finally {
+      this.inFlight.delete(key);
       this.queue.done(key);
       this.hooks.reconciled({ result, durationMs: performance.now() - started, waitedMs });
     }

@@ -1,7 +1,8 @@
 // The operator process: health endpoints, graceful shutdown, leader election, TTL, large items.
 import { expect } from 'chai';
 import type { JsonValue } from '../../src/api/types.js';
-import { cluster, useTestNamespace, waitFor } from '../support/cluster.js';
+import { V1MicroTime } from '@kubernetes/client-node';
+import { cluster, sleep, useTestNamespace, waitFor } from '../support/cluster.js';
 import { createJob, getJob, jobPods, waitForPhase } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
 import { startOperator } from '../support/operator.js';
@@ -55,6 +56,80 @@ describe('operator lifecycle', function () {
     );
     const job = await waitForPhase(ns.name, 'handover', ['Succeeded', 'Failed']);
     expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 4 });
+  });
+
+  it('leaves the lease to a holder with a skewed clock while it renews, and takes it once it stops', async function () {
+    this.timeout(120_000);
+    const lease = 'mr-skewed';
+    const hourAgo = Date.now() - 3_600_000;
+    const { coordination } = cluster();
+    await coordination.createNamespacedLease({
+      namespace: ns.name,
+      body: {
+        metadata: { name: lease },
+        spec: { holderIdentity: 'skewed', leaseDurationSeconds: 15, renewTime: new V1MicroTime(hourAgo) },
+      },
+    });
+    // The holder renews every 2 s with its clock an hour behind, for 25 s.
+    const renewUntil = Date.now() + 25_000;
+    let renewals = 0;
+    const renewing = (async () => {
+      while (Date.now() < renewUntil) {
+        const current = await coordination.readNamespacedLease({ namespace: ns.name, name: lease });
+        current.spec!.renewTime = new V1MicroTime(hourAgo + (Date.now() - renewUntil + 25_000));
+        await coordination.replaceNamespacedLease({ namespace: ns.name, name: lease, body: current });
+        renewals++;
+        await sleep(2_000);
+      }
+    })();
+    const op = await startOperator(
+      ns.name,
+      ['--leader-elect', `--leader-election-namespace=${ns.name}`, `--leader-election-id=${lease}`],
+      'waiting to become leader',
+    );
+    operators.push(op);
+    await renewing;
+    const stoppedAt = Date.now();
+    const holderWhileRenewing = (await coordination.readNamespacedLease({ namespace: ns.name, name: lease }))
+      .spec?.holderIdentity;
+    expect([
+      holderWhileRenewing,
+      renewals >= 10,
+      op.logs.some((l) => l.msg === 'became leader'),
+    ]).to.deep.equal(['skewed', true, false]);
+    await waitFor('the operator to take the lease', () =>
+      Promise.resolve(op.logs.some((l) => l.msg === 'controller started')),
+    );
+    // Not before the lease duration has passed without a change (as this replica saw it).
+    expect(Date.now() - stoppedAt).to.be.at.least(13_000);
+    const taken = await coordination.readNamespacedLease({ namespace: ns.name, name: lease });
+    const identity = op.logs.find((l) => l.msg === 'mapreduce-operator starting')?.identity;
+    expect([taken.spec?.holderIdentity, taken.spec?.leaseTransitions]).to.deep.equal([identity, 1]);
+  });
+
+  it('exits at once when another replica takes its lease, and is ready on standby once its caches synced', async function () {
+    const lease = 'mr-taken';
+    const flags = [
+      '--leader-elect',
+      `--leader-election-namespace=${ns.name}`,
+      `--leader-election-id=${lease}`,
+    ];
+    const leader = await startOperator(ns.name, flags);
+    operators.push(leader);
+    const standby = await startOperator(ns.name, flags, 'waiting to become leader');
+    operators.push(standby);
+    const port = standby.logs.find((l) => typeof l.healthPort === 'number')?.healthPort as number;
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect([readyz.status, standby.logs.some((l) => l.msg === 'caches synced')]).to.deep.equal([200, true]);
+
+    const { coordination } = cluster();
+    const current = await coordination.readNamespacedLease({ namespace: ns.name, name: lease });
+    current.spec = { ...current.spec, holderIdentity: 'thief', renewTime: new V1MicroTime() };
+    await coordination.replaceNamespacedLease({ namespace: ns.name, name: lease, body: current });
+    const code = await leader.exited;
+    const lost = leader.logs.find((l) => l.msg === 'leadership lost: exiting');
+    expect([code, lost?.why]).to.deep.equal([1, 'another replica holds the lease']);
+    expect(standby.proc.exitCode).to.equal(null);
   });
 
   it('deletes a finished job after ttlSecondsAfterFinished', async function () {

@@ -13,6 +13,8 @@ export interface OperatorProcess {
   kill(): Promise<void>;
   /** Sends SIGTERM and waits for a graceful exit; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Resolves with the exit code when the process exits by itself. */
+  exited: Promise<number | null>;
 }
 
 /** Test defaults: fast retries so failure tests take seconds, not the production 10 s backoff. */
@@ -81,6 +83,7 @@ export async function startOperator(
   return {
     proc,
     logs,
+    exited,
     async kill() {
       proc.kill('SIGKILL');
       await exited;

@@ -15,6 +15,8 @@ describe('parseConfig', function () {
       retryBackoffMaxMs: 360_000,
       metricsPort: 9464,
       metricsPerJob: true,
+      kubeApiQps: 20,
+      kubeApiBurst: 30,
     });
   });
 
@@ -40,12 +42,22 @@ describe('parseConfig', function () {
     ],
     [['--retry-backoff-base=10'], '--retry-backoff-base: "10" is not a duration (e.g. 500ms, 10s, 6m, 1h)'],
     [['--leader-elect=maybe'], '--leader-elect: "maybe" must be true or false'],
+    [['--kube-api-qps=0'], '--kube-api-qps: "0" must be a number above 0 and at most 10000'],
+    [['--kube-api-qps=fast'], '--kube-api-qps: "fast" must be a number above 0 and at most 10000'],
+    [['--kube-api-burst=0'], '--kube-api-burst: "0" must be a whole number from 1 to 10000'],
   ];
   for (const [argv, message] of bad) {
     it(`refuses ${argv.join(' ')} with a message naming the flag`, function () {
       expect(() => parseConfig(argv, {})).to.throw(ConfigError, message);
     });
   }
+
+  it('takes the API rate limit as client-go does: a fractional qps, a whole burst', function () {
+    expect(parseConfig(['--kube-api-qps=2.5'], { MAPREDUCE_KUBE_API_BURST: '5' })).to.deep.include({
+      kubeApiQps: 2.5,
+      kubeApiBurst: 5,
+    });
+  });
 
   it('takes a boolean flag bare or with a value', function () {
     expect(parseConfig(['--leader-elect'], {})).to.deep.include({ leaderElect: true });

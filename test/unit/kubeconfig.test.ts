@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { PooledKubeConfig } from '../../src/kubeconfig.js';
+import { TokenBucket } from '../../src/ratelimit.js';
 
 function load<T extends KubeConfig>(kc: T, user: string): T {
   kc.loadFromOptions({
@@ -42,5 +43,22 @@ describe('PooledKubeConfig', function () {
     const context = new RequestContext('https://127.0.0.1:6443/api/v1/pods', HttpMethod.GET);
     await pooled.applySecurityAuthentication(context);
     expect(context.getHeaders().Authorization).to.equal('Bearer secret');
+  });
+
+  it('makes every request take a token from its rate limiter first', async function () {
+    let now = 0;
+    const slept: number[] = [];
+    const limiter = new TokenBucket(5, 2, {
+      nowMs: () => now,
+      sleep: (ms) => {
+        slept.push(ms);
+        now += ms;
+        return Promise.resolve();
+      },
+    });
+    const pooled = load(new PooledKubeConfig(limiter), 'u');
+    for (let i = 0; i < 5; i++) await dispatcherOf(pooled);
+    // A burst of 2, then one request each 200 ms (5 per second).
+    expect(slept.map(Math.round)).to.deep.equal([200, 200, 200]);
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ApiException } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { ReconcileOutcome } from '../../src/controller/hooks.js';
-import { WorkLoop } from '../../src/controller/workloop.js';
+import { RECONCILE_WEDGED_AFTER_MS, WorkLoop } from '../../src/controller/workloop.js';
 import { WorkQueue } from '../../src/controller/workqueue.js';
 import { apiError } from '../support/recording.js';
 
@@ -86,5 +86,39 @@ describe('WorkLoop', function () {
     queue.add('ns/c');
     expect(outcomes).to.deep.equal(['success', 'success']);
     expect(queue.length).to.equal(0);
+  });
+
+  it('is wedged (for /healthz) while a reconcile runs past RECONCILE_WEDGED_AFTER_MS, and well again after', async function () {
+    const queue = new WorkQueue();
+    let finish: (() => void) | undefined;
+    const sync = (): Promise<undefined> => new Promise((resolve) => (finish = () => resolve(undefined)));
+    const loop = new WorkLoop(queue, sync, { reconciled: () => undefined }, pino({ level: 'silent' }));
+    queue.add('ns/stuck');
+    const startedAt = performance.now();
+    const running = loop.process((await queue.get())!);
+    const seen = [
+      loop.wedged(startedAt + RECONCILE_WEDGED_AFTER_MS - 1000),
+      loop.wedged(startedAt + RECONCILE_WEDGED_AFTER_MS + 2000)?.replace(/\d+ s$/, 'N s'),
+    ];
+    finish!();
+    await running;
+    seen.push(loop.wedged(startedAt + RECONCILE_WEDGED_AFTER_MS + 2000));
+    expect(seen).to.deep.equal([undefined, 'the reconcile of ns/stuck has run for N s', undefined]);
+  });
+
+  it('is wedged when a worker stops although the loop was not stopped', async function () {
+    const queue = new WorkQueue();
+    const throwing = {
+      reconciled: () => {
+        throw new Error('a hook bug');
+      },
+    };
+    const loop = new WorkLoop(queue, () => Promise.resolve(undefined), throwing, pino({ level: 'silent' }));
+    loop.start(2);
+    const before = loop.wedged();
+    queue.add('ns/a');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([before, loop.wedged()]).to.deep.equal([undefined, '1 worker(s) stopped unexpectedly']);
   });
 });
