@@ -13,6 +13,12 @@ export const MAX_ITEM_DEPTH = 1000;
  * values; YAML aliases can make 1 KiB expand to billions (a "billion laughs"), and js-yaml has no alias limit.
  */
 export const MAX_INPUT_VALUES = 2_000_000;
+/**
+ * About how many bytes of JSON a whole input may expand to. Without aliases an input is at most a 1 MiB ConfigMap
+ * or a job etcd accepts (1.5 MiB); aliases under MAX_INPUT_VALUES can still make 100 KB of YAML gigabytes of
+ * items, which the operator would hold in memory and write into its input snapshot.
+ */
+export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 /** Ids are span attributes and log fields: an id is a name, not a payload. */
 export const MAX_ITEM_ID_LENGTH = 256;
 
@@ -93,9 +99,13 @@ function selectItems(input: InputSpec, document: JsonValue): JsonValue[] {
   return matches;
 }
 
-/** Counts the values a document expands to, stopping at the limit (a cycle or an alias bomb stops there too). */
+/**
+ * Counts the values a document expands to and about how many bytes of JSON they make, stopping at either limit
+ * (a cycle or an alias bomb stops there too).
+ */
 function checkSize(document: JsonValue, field: string): void {
   let count = 0;
+  let bytes = 0;
   const stack: JsonValue[] = [document];
   while (stack.length > 0) {
     const v = stack.pop()!;
@@ -105,9 +115,31 @@ function checkSize(document: JsonValue, field: string): void {
         `${field}: the input expands to more than ${MAX_INPUT_VALUES} values (YAML aliases, or a cycle?)`,
       );
     }
+    // A string's quotes, a scalar's digits or an empty container's brackets; each key with its quotes and colon.
+    bytes += typeof v === 'string' ? v.length + 2 : 8;
+    if (v !== null && typeof v === 'object') {
+      if (!Array.isArray(v)) for (const key of Object.keys(v)) bytes += key.length + 4;
+      for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
+    }
+    if (bytes > MAX_INPUT_BYTES) {
+      throw new InputError(
+        'InputInvalid',
+        `${field}: the input expands to more than ${MAX_INPUT_BYTES} bytes as JSON (YAML aliases, or a cycle?)`,
+      );
+    }
+  }
+}
+
+/** The first number in a value that JSON cannot hold (YAML's .inf and .nan), without recursion. */
+function nonFiniteNumberIn(value: JsonValue): number | undefined {
+  const stack: JsonValue[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return v;
     if (v !== null && typeof v === 'object')
       for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
   }
+  return undefined;
 }
 
 function hasControlCharacter(text: string): boolean {
@@ -171,6 +203,14 @@ export function resolveItems(input: InputSpec, documentText?: string): ResolvedI
       throw new InputError(
         'InputInvalid',
         `spec.input: item ${index} is nested more than ${MAX_ITEM_DEPTH} levels deep`,
+      );
+    }
+    // JSON would write it as null: the pod would get another item than the input holds.
+    const nonFinite = nonFiniteNumberIn(value);
+    if (nonFinite !== undefined) {
+      throw new InputError(
+        'InputInvalid',
+        `spec.input: item ${index} holds the number ${nonFinite}, which JSON cannot represent (YAML .inf or .nan)`,
       );
     }
   });

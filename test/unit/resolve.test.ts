@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { InputSpec } from '../../src/api/types.js';
-import { InputError, MAX_ITEMS, resolveItems } from '../../src/input/resolve.js';
+import { InputError, MAX_INPUT_BYTES, MAX_ITEMS, resolveItems } from '../../src/input/resolve.js';
 
 const FILES_JSON = JSON.stringify({
   files: [
@@ -114,6 +114,31 @@ const errors: { name: string; input: InputSpec; doc?: string; reason: string; me
     reason: 'InputInvalid',
     message:
       'spec.input.configMapRef: the input expands to more than 2000000 values (YAML aliases, or a cycle?)',
+  },
+  {
+    name: 'YAML aliases that stay under the value limit but expand 100 KB into 200 MB of items',
+    input: { configMapRef: { name: 'c', key: 'k' }, jsonPath: '$.items' },
+    doc: [
+      `s: &s ${'x'.repeat(100_000)}`,
+      `a: &a [${Array(5).fill('*s').join(', ')}]`,
+      `items: [${Array(400).fill('*a').join(', ')}]`,
+    ].join('\n'),
+    reason: 'InputInvalid',
+    message: `spec.input.configMapRef: the input expands to more than ${MAX_INPUT_BYTES} bytes as JSON (YAML aliases, or a cycle?)`,
+  },
+  {
+    name: 'a YAML .nan inside an item (JSON would make it null)',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '[1, {size: .nan}]',
+    reason: 'InputInvalid',
+    message: 'spec.input: item 1 holds the number NaN, which JSON cannot represent (YAML .inf or .nan)',
+  },
+  {
+    name: 'a YAML -.inf item',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '- -.inf',
+    reason: 'InputInvalid',
+    message: 'spec.input: item 0 holds the number -Infinity, which JSON cannot represent (YAML .inf or .nan)',
   },
   {
     name: 'an integer id beyond 2^53',
