@@ -1,13 +1,9 @@
 // An informer (list + watch + cache) that does not stay down: client-node's stops on any watch error
-// other than 410 Gone, so this one restarts it with exponential backoff.
-import { makeInformer } from '@kubernetes/client-node';
-import type {
-  Informer,
-  KubeConfig,
-  KubernetesListObject,
-  KubernetesObject,
-  ObjectCache,
-} from '@kubernetes/client-node';
+// other than 410 Gone, so this one restarts it with exponential backoff. Objects can be transformed before
+// they enter the cache (client-go's SetTransform): client-node's ListWatch, given a list and a watch that
+// hand it transformed objects, keeps them and passes them to the handlers, with its relist and event logic.
+import { ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isNotFound } from '../apierrors.js';
 
@@ -21,6 +17,39 @@ export const RESTART_RESET_AFTER_MS = 2 * RESTART_MAX_DELAY_MS;
 
 export type Handler<T> = (obj: T) => void;
 
+/** What the cache keeps of an object; handlers get the same. One that throws keeps the object whole. */
+export type Transform<T> = (obj: T) => T;
+
+export interface InformerOptions<T> {
+  labelSelector?: string;
+  /** Applied to every listed and watched object before it is cached; by default objects are kept whole. */
+  transform?: Transform<T>;
+  /** Maps a restart delay to the one waited (tests shorten it). */
+  delay?: (ms: number) => number;
+}
+
+/** Watch events that carry an object (ERROR carries a Status, BOOKMARK only a resourceVersion). */
+const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+/** client-node's Watch, handing on each event's object transformed. */
+class TransformingWatch<T> extends Watch {
+  constructor(
+    kc: KubeConfig,
+    private readonly transform: Transform<T>,
+  ) {
+    super(kc);
+  }
+
+  override watch(...[path, params, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    return super.watch(
+      path,
+      params,
+      (phase, obj) => callback(phase, OBJECT_EVENTS.has(phase) ? this.transform(obj as T) : obj),
+      done,
+    );
+  }
+}
+
 /**
  * The delay before the next restart: doubling from RESTART_BASE_DELAY_MS up to RESTART_MAX_DELAY_MS, and
  * back to the base once the informer has run RESTART_RESET_AFTER_MS without an error. (client-node emits
@@ -32,7 +61,8 @@ export function nextRestartDelay(previousMs: number, sinceLastErrorMs: number): 
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
-  private readonly inner: Informer<T> & ObjectCache<T>;
+  private readonly inner: ListWatch<T>;
+  private readonly delay: (ms: number) => number;
   private delayMs = 0;
   private lastErrorAt = 0;
   private stopped = false;
@@ -43,11 +73,32 @@ export class ResilientInformer<T extends KubernetesObject> {
     readonly path: string,
     list: () => Promise<KubernetesListObject<T>>,
     private readonly log: Logger,
-    labelSelector?: string,
-    private readonly delay: (attempt: number) => number = (ms) => ms,
+    options: InformerOptions<T> = {},
   ) {
-    this.inner = makeInformer<T>(kc, path, list, labelSelector);
+    this.delay = options.delay ?? ((ms) => ms);
+    const transform = options.transform ?? ((obj: T) => obj);
+    const cached = (obj: T): T => this.transformed(transform, obj);
+    this.inner = new ListWatch<T>(
+      path,
+      new TransformingWatch(kc, cached),
+      async () => {
+        const listed = await list();
+        return { ...listed, items: listed.items.map(cached) };
+      },
+      false,
+      options.labelSelector,
+    );
     this.inner.on('error', (err: unknown) => this.restart(err));
+  }
+
+  /** A transform that throws caches the object whole: memory is worth less than a lost event. */
+  private transformed(transform: Transform<T>, obj: T): T {
+    try {
+      return transform(obj);
+    } catch (err) {
+      this.log.error({ err, path: this.path, name: obj.metadata?.name }, 'informer transform failed');
+      return obj;
+    }
   }
 
   on(verb: 'add' | 'update' | 'delete', handler: Handler<T>): void {

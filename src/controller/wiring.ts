@@ -13,6 +13,7 @@ import { Expectations } from './expectations.js';
 import type { ControllerHooks } from './hooks.js';
 import { ResilientInformer } from './informer.js';
 import { ItemStore } from './itemstore.js';
+import { transformPod } from './podtransform.js';
 import type { ControllerOptions } from './jobstate.js';
 import { ResultStore } from './resultstore.js';
 import { WorkLoop } from './workloop.js';
@@ -74,7 +75,7 @@ export function createController(
         ? core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_JOB_NAME })
         : core.listPodForAllNamespaces({ labelSelector: LABEL_JOB_NAME }),
     log,
-    LABEL_JOB_NAME,
+    { labelSelector: LABEL_JOB_NAME, transform: transformPod },
   );
   const queue = new WorkQueue();
   const hooks = makeHooks({ jobs, pods, queue });
