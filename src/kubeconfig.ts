@@ -6,11 +6,8 @@
 // limiter (--kube-api-qps, --kube-api-burst), as client-go's clients do.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { RequestContext } from '@kubernetes/client-node';
+import { DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS } from './config.js';
 import { TokenBucket } from './ratelimit.js';
-
-/** controller-runtime's and kube-controller-manager's defaults. */
-export const DEFAULT_KUBE_API_QPS = 20;
-export const DEFAULT_KUBE_API_BURST = 30;
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 

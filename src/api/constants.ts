@@ -47,6 +47,7 @@ export const Reason = {
   Reducing: 'Reducing',
   ItemFailed: 'ItemFailed',
   ItemRetried: 'ItemRetried',
+  ResultTruncated: 'ResultTruncated',
   PodCreateFailed: 'PodCreateFailed',
   PodTemplateInvalid: 'PodTemplateInvalid',
   DeadlineExceeded: 'DeadlineExceeded',

@@ -126,6 +126,10 @@ export interface MapReduceJobStatus {
   /** Compressed index ranges, e.g. "0-99,120,200-4999". */
   completedIndexes?: string;
   failedIndexes?: string;
+  /** The first item index of every results piece (ConfigMap `<job>-results-<first>`), as index ranges. */
+  resultPieces?: string;
+  /** Items whose result is 4096 bytes or more: the kubelet may have cut its beginning off. */
+  truncatedResultIndexes?: string;
   failedItemDetails?: FailedItemDetail[];
   /** The reduce pod's termination message. */
   result?: string;

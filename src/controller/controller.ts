@@ -24,7 +24,7 @@ import { managePods } from './managepods.js';
 import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { setReadiness } from './readiness.js';
-import { resultsShardNames } from './resultstore.js';
+import { resultPieceNames } from './resultstore.js';
 import type { ResultStore } from './resultstore.js';
 import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
 
@@ -154,7 +154,7 @@ export class Controller {
     hooks.decorateStatus(record);
 
     // Results are stored before the status that counts them, so a crash in between loses nothing.
-    await this.deps.results.record(job, state.newResults);
+    await this.deps.results.record(job, state.newPieces);
     const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
     // Spans of what this reconcile records are accepted before any pod goes and before the status says so.
     await hooks.recordFinished(record);
@@ -213,6 +213,8 @@ export class Controller {
     now: Date,
     log: Logger,
   ): Promise<number | undefined> {
+    // A finished job reads its items no more: its snapshot leaves memory (it stays in its ConfigMaps).
+    this.deps.items.forget(job.metadata.uid!);
     const remaining = ttlRemainingMs(job, now);
     if (remaining !== undefined && remaining <= 0) {
       await deleteFinishedJob(this.deps.jobsApi, job, log);
@@ -313,7 +315,7 @@ export class Controller {
       totalItems: items.length,
       succeededItems: state.status.succeededItems ?? 0,
       failedItems: state.status.failedItems ?? 0,
-      resultsConfigMaps: resultsShardNames(job.metadata.name!, items.length),
+      resultsConfigMaps: resultPieceNames(job.metadata.name!, state.status.resultPieces),
       extraEnv: decorations.env,
       extraAnnotations: decorations.annotations,
     });

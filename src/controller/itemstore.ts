@@ -154,6 +154,11 @@ export class ItemStore {
     return stored;
   }
 
+  /** How many jobs' snapshots are held in memory. */
+  get heldJobs(): number {
+    return this.cache.size;
+  }
+
   forget(uid: string): void {
     this.cache.delete(uid);
   }

@@ -17,6 +17,8 @@ import { IndexSet, parseIndexRanges } from './indexranges.js';
 import type { PodObservation } from './podobservation.js';
 import { observePod } from './podobservation.js';
 import { setReadiness } from './readiness.js';
+import { flushDecision, mayBeTruncated, splitPieces } from './resultpieces.js';
+import type { Piece, WaitingResult } from './resultpieces.js';
 
 /** Newest dead-letter entries kept in status; the full set is in failedIndexes. Keeps status well under 100 KiB. */
 export const MAX_FAILED_ITEM_DETAILS = 50;
@@ -63,8 +65,8 @@ export interface AttemptFinished {
 
 export interface JobState {
   status: MapReduceJobStatus;
-  /** Results to store before the status that counts them is written. */
-  newResults: Map<number, string>;
+  /** Results to store before the status that counts them is written, as new pieces (resultpieces.ts). */
+  newPieces: Piece[];
   /** Attempts whose end this state records for the first time (the telemetry hook). */
   finishedAttempts: AttemptFinished[];
   create: PodToCreate[];
@@ -136,7 +138,7 @@ export function computeJobState(input: JobStateInput): JobState {
     failed: parseIndexRanges(prev.failedIndexes ?? ''),
     state: {
       status: { ...prev, observedGeneration: job.metadata.generation ?? prev.observedGeneration, totalItems },
-      newResults: new Map(),
+      newPieces: [],
       finishedAttempts: [],
       create: [],
       delete: [],
@@ -228,8 +230,12 @@ function judgeItems(sync: Sync, attempts: Attempts): ItemOutcomes {
     retriesAdded: 0,
     activeItems: 0,
   };
-  for (const [index, list] of [...attempts.byIndex.entries()].sort((a, b) => a[0] - b[0])) {
-    list.sort(byAttempt);
+  const sorted = [...attempts.byIndex.entries()].sort((a, b) => a[0] - b[0]);
+  for (const [, list] of sorted) list.sort(byAttempt);
+  const flush = resultsFlush(sync, sorted);
+  const newResults = new Map<number, string>();
+  const truncated: number[] = [];
+  for (const [index, list] of sorted) {
     const latest = list[list.length - 1]!;
     // An attempt with a successor has ended: it is reported now and its pod goes (the successor's pod carries
     // the attempt count on). One still running (should not happen: deterministic names) is stopped.
@@ -237,9 +243,13 @@ function judgeItems(sync: Sync, attempts: Attempts): ItemOutcomes {
       state.delete.push(older.pod);
       if (older.state !== 'active') state.finishedAttempts.push({ observation: older, final: false });
     }
-    if (latest.state === 'succeeded') {
+    if (latest.state === 'succeeded' && !flush) {
+      // Its result waits in the tracked pod for others to share a piece (counted once stored).
+    } else if (latest.state === 'succeeded') {
       outcomes.completed.add(index);
-      state.newResults.set(index, latest.message ?? '');
+      const result = latest.message ?? '';
+      newResults.set(index, result);
+      if (mayBeTruncated(result)) truncated.push(index);
       outcomes.retriesAdded += latest.attempt;
       reportItemEnd(state, latest);
     } else if (latest.state === 'failed' && latest.attempt >= spec.backoffLimitPerItem) {
@@ -267,7 +277,58 @@ function judgeItems(sync: Sync, attempts: Attempts): ItemOutcomes {
       outcomes.activeItems++;
     }
   }
+  recordPieces(sync, newResults, truncated);
   return outcomes;
+}
+
+/**
+ * Whether this computation stores the results waiting in succeeded pods (resultpieces.ts), or looks again
+ * when the oldest has waited long enough.
+ */
+function resultsFlush(sync: Sync, sorted: [number, PodObservation[]][]): boolean {
+  const { input, spec } = sync;
+  const waiting: WaitingResult[] = [];
+  let running = 0;
+  let ending = false;
+  for (const [index, list] of sorted) {
+    const latest = list[list.length - 1]!;
+    if (latest.state === 'succeeded')
+      waiting.push({ index, result: latest.message ?? '', finishedAtMs: finishedAtMs(latest) });
+    else if (latest.state === 'active') running++;
+    else if (latest.attempt >= spec.backoffLimitPerItem) ending = true;
+  }
+  const deadline = deadlineOf(sync);
+  if (deadline !== undefined && input.now.getTime() >= deadline) ending = true;
+  const decision = flushDecision({
+    waiting,
+    pieces: parseIndexRanges(sync.prev.resultPieces ?? '').size,
+    running,
+    ending,
+    nowMs: input.now.getTime(),
+  });
+  if (decision.recheckAfterMs !== undefined) requeueAfter(sync.state, decision.recheckAfterMs);
+  return decision.flush;
+}
+
+/** The new pieces, and the status fields that list every piece and every result that may be truncated. */
+function recordPieces(sync: Sync, results: Map<number, string>, truncated: number[]): void {
+  const { state, prev } = sync;
+  if (results.size === 0) return;
+  state.newPieces = splitPieces(results);
+  state.status.resultPieces = parseIndexRanges(prev.resultPieces ?? '')
+    .union(IndexSet.of(state.newPieces.map((p) => p.first)))
+    .toString();
+  if (truncated.length === 0) return;
+  state.status.truncatedResultIndexes = parseIndexRanges(prev.truncatedResultIndexes ?? '')
+    .union(IndexSet.of(truncated))
+    .toString();
+  for (const index of truncated) {
+    sync.itemEvent({
+      type: 'Warning',
+      reason: Reason.ResultTruncated,
+      message: `item ${index} (id ${sync.input.itemId(index)}): its result is 4096 bytes or more; the kubelet keeps only the last 4096 bytes of a termination message, so it may have lost its beginning`,
+    });
+  }
 }
 
 /** An item's last attempt ended it (its earlier attempts were reported when they were superseded). */

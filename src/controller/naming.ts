@@ -28,8 +28,9 @@ export function reducePodName(jobName: string, attempt: number): string {
   return childName(jobName, `reduce-${attempt}`);
 }
 
-export function resultsConfigMapName(jobName: string, shard: number): string {
-  return childName(jobName, `results-${shard}`);
+/** A results piece, named by the first item index it holds. */
+export function resultsConfigMapName(jobName: string, first: number): string {
+  return childName(jobName, `results-${first}`);
 }
 
 export function itemsConfigMapName(jobName: string, shard: number): string {

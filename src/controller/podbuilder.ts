@@ -165,7 +165,7 @@ export function buildReducePod(input: ReducePodInput): V1Pod {
     {
       name: RESULTS_VOLUME,
       projected: {
-        // optional: a shard whose items all failed has no ConfigMap.
+        // optional: a piece removed by hand is a missing result, not a pod that can never start.
         sources: input.resultsConfigMaps.map((name) => ({ configMap: { name, optional: true } })),
       },
     },

@@ -113,8 +113,8 @@ describe('install', function () {
       '--leader-elect=true',
       '--metrics-port=9464',
       '--metrics-per-job=true',
-      '--kube-api-qps=20',
-      '--kube-api-burst=30',
+      '--kube-api-qps=100',
+      '--kube-api-burst=200',
     ]);
     const sa = find(render(), 'ServiceAccount', 'mr-mapreduce-operator');
     expect(sa.automountServiceAccountToken).to.equal(false);

@@ -5,7 +5,17 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonValue } from '../../src/api/types.js';
 import { kubectl, sleep, useTestNamespace, waitFor } from '../support/cluster.js';
-import { createJob, deleteJob, jobPods, jobResults, PodWatcher, waitForPhase } from '../support/jobs.js';
+import {
+  createJob,
+  deleteJob,
+  jobConfigMaps,
+  jobPods,
+  jobResults,
+  PodWatcher,
+  waitForEvent,
+  waitForPhase,
+} from '../support/jobs.js';
+import { resultPieceNames } from '../../src/controller/resultstore.js';
 import { makeJob } from '../support/jobbuilder.js';
 import { startOperator } from '../support/operator.js';
 import type { OperatorProcess } from '../support/operator.js';
@@ -134,5 +144,35 @@ describe('tracked pods', function () {
     expect(
       watcher.duplicates().filter((name) => !name.startsWith('again-0-0') && !name.startsWith('again-1-0')),
     ).to.deep.equal([]);
+  });
+
+  it('stores each result once, in immutable pieces the status lists; flags a result the kubelet may have cut', async function () {
+    const TOTAL = 240;
+    const long = 'é'.repeat(2500); // 5,000 bytes as UTF-8: over the kubelet's 4096
+    const items: JsonValue[] = Array.from({ length: TOTAL }, (_, i) =>
+      i === 5 ? { sim: { message: long } } : i,
+    );
+    await createJob(ns.name, makeJob('pieces').items(items).parallelism(40).obj());
+    const job = await waitForPhase(ns.name, 'pieces', ['Succeeded', 'Failed'], 90_000);
+    expect(job.status).to.deep.include({
+      phase: 'Succeeded',
+      succeededItems: TOTAL,
+      truncatedResultIndexes: '5',
+    });
+    const pieces = await jobConfigMaps(ns.name, 'pieces', 'results');
+    const listed = resultPieceNames('pieces', job.status?.resultPieces).sort();
+    const keys = pieces.flatMap((cm) => Object.keys(cm.data ?? {}).map(Number)).sort((a, b) => a - b);
+    expect({
+      names: pieces.map((cm) => cm.metadata!.name!).sort(),
+      allImmutable: pieces.every((cm) => cm.immutable === true),
+      keys,
+    }).to.deep.equal({ names: listed, allImmutable: true, keys: Array.from({ length: TOTAL }, (_, i) => i) });
+    // Written in batches, not one ConfigMap (or one rewrite) per result.
+    expect(pieces.length).to.be.below(TOTAL / 10);
+    expect((await jobResults(ns.name, 'pieces'))['5']).to.equal(long);
+    const events = await waitForEvent(ns.name, 'pieces', 'ResultTruncated');
+    expect(events.filter((e) => e.reason === 'ResultTruncated').map((e) => e.message)).to.deep.equal([
+      'item 5 (id 5): its result is 4096 bytes or more; the kubelet keeps only the last 4096 bytes of a termination message, so it may have lost its beginning',
+    ]);
   });
 });

@@ -2,6 +2,7 @@
 // `sync()` runs one syncJob as it is; `reconcile(now, pods)` plays the cluster's part between reconciles
 // (pods appear, the cache catches up with the status write and the deletions), so telemetry tests go
 // through the controller's own order of hooks rather than a copy of it.
+import { LABEL_JOB_NAME, LABEL_STORE } from '../../src/api/constants.js';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { MapReduceJob, MapReduceJobStatus } from '../../src/api/types.js';
@@ -31,6 +32,7 @@ export class ControllerHarness {
   readonly jobs = new ListCache<MapReduceJob>();
   readonly pods = new ListCache<V1Pod>();
   readonly expectations: Expectations;
+  readonly items: ItemStore;
   readonly controller: Controller;
   readonly job: MapReduceJob;
   readonly key: string;
@@ -59,6 +61,7 @@ export class ControllerHarness {
     this.key = `ns/${this.job.metadata.name}`;
     this.jobs.items = [this.job];
     this.expectations = new Expectations(() => this.now.getTime());
+    this.items = new ItemStore(this.client);
     const silent = pino({ level: 'silent' });
     this.controller = new Controller(
       {
@@ -66,7 +69,7 @@ export class ControllerHarness {
         jobsApi: this.client,
         jobs: this.jobs,
         pods: this.pods,
-        items: new ItemStore(this.client),
+        items: this.items,
         results: new ResultStore(this.client),
         expectations: this.expectations,
         events: new KubernetesEventRecorder(this.client, silent, 'test', () => this.now),
@@ -87,6 +90,7 @@ export class ControllerHarness {
         metadata: {
           name: s.name,
           namespace: 'ns',
+          labels: { [LABEL_JOB_NAME]: name, [LABEL_STORE]: 'items' },
           annotations: { [ANNOTATION_TOTAL_ITEMS]: String(items.length) },
           ownerReferences: [ownerReference(this.job)],
         },

@@ -107,12 +107,21 @@ export class RecordingClient implements CoreClient, JobClient {
     items: V1ConfigMap[];
   }> {
     this.call('listNamespacedConfigMap', param.namespace, param.labelSelector);
-    return Promise.resolve({ items: this.configMaps });
+    // Equality terms only (k=v,k2=v2): all the controller uses.
+    const terms = (param.labelSelector ?? '').split(',').filter(Boolean);
+    const matches = (cm: V1ConfigMap): boolean =>
+      terms.every((term) => {
+        const [k, v] = term.split('=');
+        return cm.metadata?.labels?.[k!] === v;
+      });
+    return Promise.resolve({ items: this.configMaps.filter(matches) });
   }
 
   createNamespacedConfigMap(param: { namespace: string; body: V1ConfigMap }): Promise<V1ConfigMap> {
     const keys = Object.keys(param.body.data ?? {}).join(',');
     this.call('createNamespacedConfigMap', `${param.namespace}/${param.body.metadata?.name}`, `[${keys}]`);
+    if (this.configMaps.some((c) => c.metadata?.name === param.body.metadata?.name)) throw apiError(409);
+    this.configMaps.push(param.body);
     return Promise.resolve(param.body);
   }
 
@@ -130,6 +139,7 @@ export class RecordingClient implements CoreClient, JobClient {
 
   deleteNamespacedConfigMap(param: { namespace: string; name: string }): Promise<never> {
     this.call('deleteNamespacedConfigMap', `${param.namespace}/${param.name}`);
+    this.configMaps = this.configMaps.filter((c) => c.metadata?.name !== param.name);
     return Promise.resolve({} as never);
   }
 

@@ -15,8 +15,8 @@ describe('parseConfig', function () {
       retryBackoffMaxMs: 360_000,
       metricsPort: 9464,
       metricsPerJob: true,
-      kubeApiQps: 20,
-      kubeApiBurst: 30,
+      kubeApiQps: 100,
+      kubeApiBurst: 200,
     });
   });
 

@@ -3,6 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
 import { computeJobState } from '../../src/controller/jobstate.js';
 import type { ControllerOptions, JobState, JobStateInput } from '../../src/controller/jobstate.js';
+import { transformPod } from '../../src/controller/podtransform.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod, reducePod } from '../support/podstates.js';
@@ -143,18 +144,71 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a succeeded item is recorded with its result and its slot refilled',
+    name: 'a succeeded item’s result waits in its pod while others run (not counted yet); its slot is refilled',
     job: makeJob('wc').items(['a', 'b', 'c']).parallelism(2),
     status: { phase: 'Running', startTime: at(0).toISOString() },
     total: 3,
-    pods: [mapPod(0).succeeded('"a"').obj(), mapPod(1).running().obj()],
+    pods: [mapPod(0).succeeded('"a"', at(1)).obj(), mapPod(1).running().obj()],
+    now: at(5),
+    expect: {
+      phase: 'Running',
+      create: ['map 2/0'],
+      delete: [],
+      results: {},
+      status: { activeItems: 1, succeededItems: 0, completedIndexes: '' },
+      events: [],
+      finishedAttempts: [],
+      requeueAfterMs: 6000,
+    },
+  },
+  {
+    name: 'a result that has waited FLUSH_AFTER_MS (10 s) is stored as a piece and counted',
+    job: makeJob('wc').items(['a', 'b', 'c']).parallelism(2),
+    status: { phase: 'Running', startTime: at(0).toISOString(), resultPieces: '7' },
+    total: 3,
+    pods: [mapPod(0).succeeded('"a"', at(1)).obj(), mapPod(1).running().obj()],
+    now: at(11),
     expect: {
       phase: 'Running',
       create: ['map 2/0'],
       delete: [],
       results: { 0: '"a"' },
-      status: { activeItems: 1, succeededItems: 1, completedIndexes: '0' },
+      status: { activeItems: 1, succeededItems: 1, completedIndexes: '0', resultPieces: '0,7' },
       events: [],
+      finishedAttempts: ['wc-0-0 succeeded final'],
+    },
+  },
+  {
+    name: 'waiting results are stored at once when no attempt is running: nothing else will share their piece',
+    job: makeJob('wc').items(['a', 'b', 'c']).parallelism(2),
+    status: { phase: 'Running', startTime: at(0).toISOString() },
+    total: 3,
+    pods: [mapPod(0).succeeded('"a"', at(1)).obj(), mapPod(1).succeeded('"b"', at(1)).obj()],
+    now: at(2),
+    expect: {
+      phase: 'Running',
+      create: ['map 2/0'],
+      delete: [],
+      results: { 0: '"a"', 1: '"b"' },
+      status: { activeItems: 0, succeededItems: 2, completedIndexes: '0-1', resultPieces: '0' },
+      events: [],
+      finishedAttempts: ['wc-0-0 succeeded final', 'wc-1-0 succeeded final'],
+    },
+  },
+  {
+    name: 'a result of 4096 bytes or more is flagged: the kubelet may have cut its beginning off',
+    job: makeJob('wc').items(['a']),
+    status: { phase: 'Running', startTime: at(0).toISOString() },
+    total: 1,
+    pods: [mapPod(0).succeeded('é'.repeat(2048), at(1)).obj()],
+    now: at(2),
+    expect: {
+      phase: 'Succeeded',
+      create: [],
+      delete: [],
+      results: { 0: 'é'.repeat(2048) },
+      status: { succeededItems: 1, resultPieces: '0', truncatedResultIndexes: '0' },
+      events: ['ResultTruncated', 'Completed'],
       finishedAttempts: ['wc-0-0 succeeded final'],
     },
   },
@@ -217,7 +271,7 @@ const cases: Case[] = [
       mapPod(0, 1).succeeded('"a"', at(4)).obj(),
       mapPod(0, 0).failed(1, 'Error', at(2)).obj(),
     ],
-    now: at(5),
+    now: at(14),
     expect: {
       phase: 'Running',
       create: [],
@@ -548,22 +602,36 @@ const cases: Case[] = [
   },
 ];
 
+function expectCase(tc: Case, state: JobState): void {
+  expect(state.status.phase).to.equal(tc.expect.phase);
+  expect(state.finished).to.equal(tc.expect.phase === 'Succeeded' || tc.expect.phase === 'Failed');
+  expect(describeCreate(state)).to.deep.equal(tc.expect.create);
+  expect(state.delete.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.delete);
+  expect(state.release.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.release ?? []);
+  expect(Object.fromEntries(state.newPieces.flatMap((p) => Object.entries(p.data)))).to.deep.equal(
+    tc.expect.results,
+  );
+  if (tc.expect.status) expect(state.status).to.deep.include(tc.expect.status);
+  expect(state.events.map((e) => e.reason)).to.deep.equal(tc.expect.events);
+  expect(describeFinishedAttempts(state)).to.deep.equal(tc.expect.finishedAttempts);
+  expect(state.requeueAfterMs).to.equal(tc.expect.requeueAfterMs);
+}
+
 describe('computeJobState', function () {
   for (const tc of cases) {
     it(tc.name, function () {
-      const state = computeJobState(inputFor(tc));
-      expect(state.status.phase).to.equal(tc.expect.phase);
-      expect(state.finished).to.equal(tc.expect.phase === 'Succeeded' || tc.expect.phase === 'Failed');
-      expect(describeCreate(state)).to.deep.equal(tc.expect.create);
-      expect(state.delete.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.delete);
-      expect(state.release.map((p) => p.metadata?.name).sort()).to.deep.equal(tc.expect.release ?? []);
-      expect(Object.fromEntries(state.newResults)).to.deep.equal(tc.expect.results);
-      if (tc.expect.status) expect(state.status).to.deep.include(tc.expect.status);
-      expect(state.events.map((e) => e.reason)).to.deep.equal(tc.expect.events);
-      expect(describeFinishedAttempts(state)).to.deep.equal(tc.expect.finishedAttempts);
-      expect(state.requeueAfterMs).to.equal(tc.expect.requeueAfterMs);
+      expectCase(tc, computeJobState(inputFor(tc)));
     });
   }
+
+  describe('gives the same state from the pods as the informer caches them (transformPod)', function () {
+    for (const tc of cases) {
+      it(tc.name, function () {
+        const input = inputFor(tc);
+        expectCase(tc, computeJobState({ ...input, pods: input.pods.map(transformPod) }));
+      });
+    }
+  });
 
   describe('is pure: it writes nothing of its input, and the same input gives the same output', function () {
     for (const tc of cases) {

@@ -57,7 +57,7 @@ const cases: Case[] = [
     expect: { phase: 'Running', activeItems: 10_000, failedItemDetails: 0 },
   },
   {
-    name: '1,000 scattered failed items and a full dead-letter list of 4 KiB messages',
+    name: '1,000 scattered failed items, a full dead-letter list of 4 KiB messages, 2,000 result pieces (MAX_TIMED_PIECES and then full ones) and 1,000 scattered truncated results',
     job: makeJob('big').items([]).backoffLimitPerItem(0).maxFailedItemsPercent(5),
     status: {
       phase: 'Running',
@@ -65,6 +65,8 @@ const cases: Case[] = [
       completedIndexes: ranges([...range(0, 95_000)].filter((i) => i % 100 !== 50)),
       failedIndexes: ranges(range(50, 94_950, 100)),
       failedItems: 949,
+      resultPieces: ranges(range(1, 100_000, 50)),
+      truncatedResultIndexes: ranges(range(7, 95_000, 95)),
     },
     pods: [...range(95_000, 95_100, 2)].map((i) =>
       mapPod(i, 0, 'big').failed(1, 'Error', at(1), 'e'.repeat(4096)).obj(),

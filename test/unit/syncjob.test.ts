@@ -3,7 +3,8 @@
 // API server; these pin the order "results stored -> spans handed over -> pods changed -> status written".
 import { expect } from 'chai';
 import { ApiException } from '@kubernetes/client-node';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import { LABEL_JOB_NAME, LABEL_STORE } from '../../src/api/constants.js';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
 import { itemsSelector } from '../../src/controller/itemstore.js';
 import { ownerReference } from '../../src/controller/ownership.js';
@@ -90,6 +91,21 @@ function owned(w: World, pod: V1Pod): V1Pod {
   return pod;
 }
 
+/** A results piece ConfigMap as an earlier reconcile of this job created it. */
+function resultsPiece(w: World, first: number, data: Record<string, string>): V1ConfigMap {
+  return {
+    metadata: {
+      name: `wc-results-${first}`,
+      namespace: 'ns',
+      uid: `piece-${first}`,
+      labels: { [LABEL_JOB_NAME]: 'wc', [LABEL_STORE]: 'results' },
+      ownerReferences: [ownerReference(w.job)],
+    },
+    immutable: true,
+    data,
+  };
+}
+
 /** The job in a harness whose hooks write into the client's call log. */
 function world(builder: JobBuilder, status?: MapReduceJobStatus, now?: Date): World {
   let hooks: RecordingHooks | undefined;
@@ -122,7 +138,8 @@ interface Case {
   };
 }
 
-const PATCH_RESULT_0 = 'patchNamespacedConfigMap ns/wc-results-0 test uid-1 add /data/0="\\"A\\""';
+/** Item 0's result stored: the piece named by its first index, created once. */
+const STORE_RESULT_0 = 'createNamespacedConfigMap ns/wc-results-0 [0]';
 /** A job's first reconcile builds the pods of items 0 and 1, hands over (no) spans, then creates them. */
 const TRY_ITEMS_0_1 = ['hook decoratePod map 0/0', 'hook decoratePod map 1/0', 'hook recordFinished []'];
 const START_ITEMS_0_1 = [
@@ -291,47 +308,48 @@ const cases: Case[] = [
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(10),
+    now: at(11),
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
-      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+      calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
       satisfied: false,
     },
   },
   {
-    name: 'the first result of a shard: the results ConfigMap is created when the patch finds none',
+    name: 'a piece a lost status write left behind (the status does not list it) is replaced, not trusted',
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(10),
-    setup: (w) => w.client.fail('patchNamespacedConfigMap', 404),
+    now: at(11),
+    setup: (w) => w.client.configMaps.push(resultsPiece(w, 0, { 0: '"old"', 1: '"gone"' })),
     expect: {
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        PATCH_RESULT_0,
-        'createNamespacedConfigMap ns/wc-results-0 [0]',
+        STORE_RESULT_0,
+        'readNamespacedConfigMap ns/wc-results-0',
+        'deleteNamespacedConfigMap ns/wc-results-0',
+        STORE_RESULT_0,
         ...START_ITEM_2,
         ...WRITE_STATUS,
       ],
-      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
       satisfied: false,
     },
   },
   {
-    name: 'a results ConfigMap of an earlier job of the same name is never written into: retried',
+    name: 'a results piece of an earlier job of the same name is never taken as ours: retried',
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    setup: (w) =>
-      w.client.fail(
-        'patchNamespacedConfigMap',
-        422,
-        undefined,
-        'testing value /metadata/ownerReferences/0/uid failed',
-      ),
+    now: at(11),
+    setup: (w) => {
+      const foreign = resultsPiece(w, 0, { 0: '"theirs"' });
+      foreign.metadata!.ownerReferences![0]!.uid = 'uid-of-the-old-job';
+      w.client.configMaps.push(foreign);
+    },
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0],
+      calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, 'readNamespacedConfigMap ns/wc-results-0'],
       throws:
         'ConfigMap ns/wc-results-0 belongs to another owner (an earlier job of this name?); waiting for it to go',
     },
@@ -341,9 +359,10 @@ const cases: Case[] = [
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    setup: (w) => w.client.fail('patchNamespacedConfigMap', 500),
+    now: at(11),
+    setup: (w) => w.client.fail('createNamespacedConfigMap', 500, 'ns/wc-results-0'),
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0],
+      calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0],
       throws: 500,
     },
   },
@@ -352,12 +371,13 @@ const cases: Case[] = [
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    now: at(11),
     setup: (w) => (w.hooks.rejectRecordFinished = true),
     expect: {
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        PATCH_RESULT_0,
+        STORE_RESULT_0,
         'hook decoratePod map 2/0',
         'hook recordFinished [wc-0-0]',
       ],
@@ -501,10 +521,10 @@ const cases: Case[] = [
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').tracked().deleting(at(8)).obj(), mapPod(1).running().tracked().obj()],
-    now: at(10),
+    now: at(11),
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', PATCH_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
-      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+      calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
       satisfied: false,
     },
   },
@@ -571,12 +591,13 @@ const cases: Case[] = [
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
+    now: at(11),
     setup: (w) => w.client.fail('replaceNamespacedCustomObjectStatus', 409),
     expect: {
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        PATCH_RESULT_0,
+        STORE_RESULT_0,
         ...START_ITEM_2,
         'replaceNamespacedCustomObjectStatus ns/wc',
       ],
@@ -631,7 +652,7 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        PATCH_RESULT_0,
+        STORE_RESULT_0,
         'hook recordFinished [wc-0-0]',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
@@ -641,6 +662,7 @@ const cases: Case[] = [
         totalItems: 1,
         completedIndexes: '0',
         succeededItems: 1,
+        resultPieces: '0',
         phase: 'Succeeded',
         completionTime: t(5),
         conditions: [
@@ -804,6 +826,16 @@ describe('syncJob', function () {
       'patchNamespacedPod ns/wc-1-0 release',
     ]);
     expect(w.client.deletedPods).to.deep.equal([]); // not ours to delete: only our finalizer goes
+  });
+
+  it('frees the item snapshot from memory once the job has finished', async function () {
+    const w = world(one());
+    await w.reconcile(at(0), []);
+    const held = w.items.heldJobs;
+    await w.reconcile(at(2), [owned(w, mapPod(0).succeeded('"A"', at(1)).obj())]);
+    const phase = w.job.status?.phase;
+    await w.reconcile(at(3), []);
+    expect([held, phase, w.items.heldJobs]).to.deep.equal([1, 'Succeeded', 0]);
   });
 
   it('forgets what it kept for a job once the job is deleted', async function () {
