@@ -15,6 +15,7 @@ import { setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import type { Expectations } from './expectations.js';
 import type { ControllerHooks, ReconcileRecord } from './hooks.js';
+import type { InputResolver } from '../input/isolated.js';
 import { loadInput } from './inputloader.js';
 import { ItemTooLargeError } from './itemstore.js';
 import type { ItemStore, StoredItem } from './itemstore.js';
@@ -53,6 +54,8 @@ export interface ControllerDeps {
   hooks: ControllerHooks;
   clock: () => Date;
   log: Logger;
+  /** Resolves a job's input on first sight (a bounded child process in the operator; default: in process). */
+  resolveInput?: InputResolver;
 }
 
 export class Controller {
@@ -111,7 +114,7 @@ export class Controller {
       log.debug('waiting for the cache to show the last status write');
       return waitMs;
     }
-    const job = structuredClone(cached); // so we don't mutate the shared cache
+    const job = copyJob(cached); // so we don't mutate the shared cache
     const { owned, strays } = this.podsOf(namespace, name, job.metadata.uid);
     await this.releaseStrays(key, strays, log);
     if (job.metadata.deletionTimestamp) {
@@ -289,7 +292,7 @@ export class Controller {
       }
       return stored;
     }
-    const resolved = await loadInput(this.deps.core, job);
+    const resolved = await loadInput(this.deps.core, job, this.deps.resolveInput);
     log.info({ items: resolved.length }, 'input resolved; writing the input snapshot');
     return this.deps.items.write(job, resolved);
   }
@@ -374,7 +377,9 @@ export class Controller {
       namespace: job.metadata.namespace!,
       plural: PLURAL,
       name: job.metadata.name!,
-      body: { ...job, status },
+      // Only what the status subresource reads: the API server keeps the rest as it is. (The spec's items
+      // may nest deeper than JSON.stringify can go; such a job is failed through here, see copyJob.)
+      body: { apiVersion: job.apiVersion, kind: job.kind, metadata: job.metadata, status },
     })) as MapReduceJob;
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
     if (updated.metadata.resourceVersion !== job.metadata.resourceVersion) {
@@ -386,4 +391,16 @@ export class Controller {
     if (job.status?.phase !== status.phase)
       log.info({ phase: status.phase, previous: job.status?.phase }, 'job phase changed');
   }
+}
+
+/**
+ * A copy of a cached job to work on. Its inline items are shared, not copied: nothing changes them, and an
+ * item nested thousands of levels deep (the API server takes 10,000) would overflow structuredClone's stack;
+ * resolution then fails such a job with InputInvalid, iteratively.
+ */
+function copyJob(cached: MapReduceJob): MapReduceJob {
+  const { items, ...input } = cached.spec.input;
+  const copy: MapReduceJob = structuredClone({ ...cached, spec: { ...cached.spec, input } });
+  if (items !== undefined) copy.spec.input.items = items;
+  return copy;
 }

@@ -5,6 +5,7 @@ import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client
 import type { Logger } from 'pino';
 import { LABEL_JOB_NAME } from '../api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
+import { resolveInChild } from '../input/isolated.js';
 import type { MapReduceJob } from '../api/types.js';
 import type { ObjectCache } from './clients.js';
 import { Controller } from './controller.js';
@@ -92,6 +93,7 @@ export function createController(
       hooks,
       clock: () => new Date(),
       log,
+      resolveInput: (input, text) => resolveInChild(input, text),
     },
     config,
   );

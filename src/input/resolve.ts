@@ -151,6 +151,24 @@ function hasControlCharacter(text: string): boolean {
 }
 
 /** How deeply arrays and objects nest in a value (a scalar is 0), without recursion. */
+function checkDepth(value: JsonValue, index: number): void {
+  if (depthOf(value) > MAX_ITEM_DEPTH) {
+    throw new InputError(
+      'InputInvalid',
+      `spec.input: item ${index} is nested more than ${MAX_ITEM_DEPTH} levels deep`,
+    );
+  }
+}
+
+/**
+ * The checks inline items must pass before they can be copied (structuredClone, IPC) at all: their size and
+ * how deep they nest, both walked without recursion. The API server takes items 10,000 levels deep.
+ */
+export function checkInlineItems(items: JsonValue[]): void {
+  checkSize(items, 'spec.input.items');
+  items.forEach(checkDepth);
+}
+
 function depthOf(value: JsonValue): number {
   let deepest = 0;
   const stack: [JsonValue, number][] = [[value, 0]];
@@ -199,12 +217,7 @@ export function resolveItems(input: InputSpec, documentText?: string): ResolvedI
   }
 
   values.forEach((value, index) => {
-    if (depthOf(value) > MAX_ITEM_DEPTH) {
-      throw new InputError(
-        'InputInvalid',
-        `spec.input: item ${index} is nested more than ${MAX_ITEM_DEPTH} levels deep`,
-      );
-    }
+    checkDepth(value, index);
     // JSON would write it as null: the pod would get another item than the input holds.
     const nonFinite = nonFiniteNumberIn(value);
     if (nonFinite !== undefined) {
