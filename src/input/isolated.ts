@@ -42,7 +42,7 @@ export function resolveInChild(
   try {
     if (input.items !== undefined) checkInlineItems(input.items);
   } catch (err) {
-    return Promise.reject(err as Error);
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
   return new Promise((resolve, reject) => {
     const child = fork(CHILD_URL, {
