@@ -13,6 +13,12 @@ import { controllingJob, isTracked } from './ownership.js';
 
 /** First slow-start batch size. */
 export const SLOW_START_INITIAL_BATCH = 1;
+/**
+ * Pods created, and pods deleted or released, in one reconcile at most (the Job controller's
+ * MaxPodCreateDeletePerSync): a job of 10,000 running pods that fails does not fire 20,000 calls at once.
+ * The rest follow in the next reconciles, which these changes' own watch events bring.
+ */
+export const MAX_POD_CHANGES_PER_SYNC = 500;
 
 export interface PodChanges {
   create: V1Pod[];
@@ -75,9 +81,14 @@ export async function managePods(
   log: Logger,
 ): Promise<ManageResult> {
   const result: ManageResult = { created: [], deleted: 0 };
+  const deletes = changes.delete.slice(0, MAX_POD_CHANGES_PER_SYNC);
+  const releases = (changes.release ?? [])
+    .filter(isTracked)
+    .slice(0, MAX_POD_CHANGES_PER_SYNC - deletes.length);
+  const creates = changes.create.slice(0, MAX_POD_CHANGES_PER_SYNC);
 
   await Promise.all([
-    ...changes.delete.map(async (pod) => {
+    ...deletes.map(async (pod) => {
       const name = pod.metadata!.name!;
       expectations.expectDelete(key, name);
       try {
@@ -102,7 +113,7 @@ export async function managePods(
         if (!isNotFound(err)) log.warn({ err, pod: name }, 'could not delete pod');
       }
     }),
-    ...(changes.release ?? []).filter(isTracked).map(async (pod) => {
+    ...releases.map(async (pod) => {
       try {
         await releasePod(core, pod);
       } catch (err) {
@@ -112,8 +123,8 @@ export async function managePods(
   ]);
 
   let batch = SLOW_START_INITIAL_BATCH;
-  for (let start = 0; start < changes.create.length; start += batch, batch *= 2) {
-    const pods = changes.create.slice(start, start + batch);
+  for (let start = 0; start < creates.length; start += batch, batch *= 2) {
+    const pods = creates.slice(start, start + batch);
     const errors: Error[] = [];
     await Promise.all(
       pods.map(async (pod) => {

@@ -4,9 +4,10 @@
 import { expect } from 'chai';
 import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
-import { LABEL_JOB_NAME, LABEL_STORE } from '../../src/api/constants.js';
+import { LABEL_ITEM_INDEX, LABEL_JOB_NAME, LABEL_STORE } from '../../src/api/constants.js';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
 import { itemsSelector } from '../../src/controller/itemstore.js';
+import { MAX_POD_CHANGES_PER_SYNC } from '../../src/controller/managepods.js';
 import { ownerReference } from '../../src/controller/ownership.js';
 import { ControllerHarness } from '../support/controllerharness.js';
 import { makeJob } from '../support/jobbuilder.js';
@@ -826,6 +827,34 @@ describe('syncJob', function () {
       'patchNamespacedPod ns/wc-1-0 release',
     ]);
     expect(w.client.deletedPods).to.deep.equal([]); // not ours to delete: only our finalizer goes
+  });
+
+  it('creates, and deletes, at most MAX_POD_CHANGES_PER_SYNC pods in one reconcile; the rest follow', async function () {
+    const total = MAX_POD_CHANGES_PER_SYNC + 100;
+    const w = world(
+      makeJob('wc')
+        .items(Array.from({ length: total }, (_, i) => i))
+        .parallelism(total)
+        .activeDeadlineSeconds(4),
+    );
+    const running = (): V1Pod[] =>
+      w.client.createdPods.map((p) =>
+        owned(w, mapPod(Number(p.metadata!.labels![LABEL_ITEM_INDEX])).running().obj()),
+      );
+    await w.reconcile(at(0));
+    const createdFirst = w.client.createdPods.length;
+    await w.reconcile(at(1), running());
+    const createdThen = w.client.createdPods.length;
+    await w.reconcile(at(5), running()); // past the deadline: the job fails and every running pod goes
+    const deletedFirst = w.client.deletedPods.length;
+    await w.reconcile(at(6));
+    expect([
+      createdFirst,
+      createdThen,
+      w.job.status?.phase,
+      deletedFirst,
+      w.client.deletedPods.length,
+    ]).to.deep.equal([MAX_POD_CHANGES_PER_SYNC, total, 'Failed', MAX_POD_CHANGES_PER_SYNC, total]);
   });
 
   it('frees the item snapshot from memory once the job has finished', async function () {
