@@ -44,17 +44,25 @@ describe('tracked pods', function () {
   });
 
   it('counts every attempt once when finished pods are deleted while the operator is paused', async function () {
-    // 20 items: 0-4 fail their first attempt, 5-6 fail every attempt, the rest succeed.
-    const items: JsonValue[] = Array.from({ length: 20 }, (_, n): JsonValue =>
-      n < 5 ? { n, sim: { failAttempts: 1 } } : n < 7 ? { n, sim: { exitCode: 3 } } : { n },
+    // 200 items at once: 0-49 fail their first attempt, 50-69 fail every attempt (3), the rest succeed.
+    const TOTAL = 200;
+    const items: JsonValue[] = Array.from({ length: TOTAL }, (_, n): JsonValue =>
+      n < 50 ? { n, sim: { failAttempts: 1 } } : n < 70 ? { n, sim: { exitCode: 3 } } : { n },
     );
     await createJob(
       ns.name,
-      makeJob('trk').items(items).parallelism(20).backoffLimitPerItem(2).maxFailedItems(2).obj(),
+      makeJob('trk')
+        .items(items)
+        .parallelism(TOTAL)
+        .backoffLimitPerItem(2)
+        .maxFailedItems(20)
+        // Long enough for all 200 pods to exist, and the operator to be paused, before the first ends.
+        .mapAnnotation('sim.mapreduce.dev/duration', '8s')
+        .obj(),
     );
-    await waitFor('the first 20 pods', async () => (await jobPods(ns.name, 'trk')).length === 20);
+    await waitFor('the first 200 pods', async () => (await jobPods(ns.name, 'trk')).length === TOTAL);
     operator!.proc.kill('SIGSTOP');
-    await waitFor('all 20 pods to finish', async () =>
+    await waitFor('all 200 pods to finish', async () =>
       (await jobPods(ns.name, 'trk')).every(
         (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed',
       ),
@@ -63,19 +71,20 @@ describe('tracked pods', function () {
     kubectl('delete', 'pods', '-n', ns.name, '--field-selector=status.phase=Succeeded', '--wait=false');
     kubectl('delete', 'pods', '-n', ns.name, '--field-selector=status.phase=Failed', '--wait=false');
     const held = await jobPods(ns.name, 'trk');
-    expect(held.filter((p) => p.metadata?.deletionTimestamp).length).to.equal(20); // the finalizer holds them
+    expect(held.filter((p) => p.metadata?.deletionTimestamp).length).to.equal(TOTAL); // the finalizer holds them
     operator!.proc.kill('SIGCONT');
 
     const job = await waitForPhase(ns.name, 'trk', ['Succeeded', 'Failed'], 90_000);
     expect(job.status).to.deep.include({
       phase: 'Succeeded',
-      succeededItems: 18,
-      failedItems: 2,
-      retries: 9,
+      succeededItems: 180,
+      failedItems: 20,
+      retries: 50 + 20 * 2,
     });
-    expect(job.status?.failedIndexes).to.equal('5-6');
+    expect(job.status?.failedIndexes).to.equal('50-69');
     const expected: Record<string, string> = {};
-    for (const [i, item] of items.entries()) if (i < 5 || i >= 7) expected[String(i)] = JSON.stringify(item);
+    for (const [i, item] of items.entries())
+      if (i < 50 || i >= 70) expected[String(i)] = JSON.stringify(item);
     expect(await jobResults(ns.name, 'trk')).to.deep.equal(expected);
     expect(watcher.duplicates()).to.deep.equal([]); // no attempt got a second pod
     // Only the kept failed pods remain, none tracked.
