@@ -1,7 +1,7 @@
 // Resolves a job's work items from its spec.input: parse the document, select with JSONPath, sort,
 // offset, limit, and give each item a stable id. Pure: the caller reads the ConfigMap.
 import { JSONPath } from 'jsonpath-plus';
-import { loadAll } from 'js-yaml';
+import { loadAll, YAMLException } from 'js-yaml';
 import type { InputSpec, JsonValue } from '../api/types.js';
 
 /** Status ranges, result shards and the input snapshot are sized for this many items. */
@@ -52,8 +52,10 @@ export function parseDocument(text: string, field = 'spec.input.configMapRef'): 
   try {
     docs = loadAll(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new InputError('InputInvalid', `${field}: the document is neither JSON nor YAML: ${reason}`);
+    throw new InputError(
+      'InputInvalid',
+      `${field}: the document is neither JSON nor YAML: ${yamlReason(err)}`,
+    );
   }
   if (docs.length !== 1) {
     throw new InputError(
@@ -62,6 +64,17 @@ export function parseDocument(text: string, field = 'spec.input.configMapRef'): 
     );
   }
   return docs[0] as JsonValue;
+}
+
+/**
+ * Why js-yaml could not read a document, and where, without the document's text: some of its reasons quote
+ * an alias or tag name, and a secret written unquoted reads as one (`password: *x` is an alias, `!x` a tag).
+ * The message goes into the job's condition, an Event, the job span and the log.
+ */
+function yamlReason(err: unknown): string {
+  if (!(err instanceof YAMLException)) return 'unreadable';
+  const reason = err.reason.replace(/".*"/g, '"…"').replace(/!<.*>/g, '!<…>').replace(/: .*$/, '');
+  return err.mark ? `${reason} (${err.mark.line + 1}:${err.mark.column + 1})` : reason;
 }
 
 function query(path: string, json: JsonValue, field: string): JsonValue[] {

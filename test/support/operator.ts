@@ -9,6 +9,8 @@ export interface OperatorProcess {
   proc: ChildProcess;
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
+  /** Everything written so far, as written: stdout (the JSON logs) and stderr. */
+  output(): { stdout: string; stderr: string };
   /** Sends SIGKILL and waits for the process to be gone. */
   kill(): Promise<void>;
   /** Sends SIGTERM and waits for a graceful exit; resolves with the exit code. */
@@ -53,7 +55,9 @@ export async function startOperator(
   );
   const logs: Record<string, unknown>[] = [];
   let buffer = '';
+  let stdout = '';
   proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
     buffer += chunk;
     let nl: number;
     while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -83,6 +87,7 @@ export async function startOperator(
   return {
     proc,
     logs,
+    output: () => ({ stdout, stderr }),
     exited,
     async kill() {
       proc.kill('SIGKILL');

@@ -181,6 +181,28 @@ const errors: { name: string; input: InputSpec; doc?: string; reason: string; me
     message: 'spec.input.configMapRef: the document is neither JSON nor YAML',
   },
   {
+    name: 'an unquoted secret that YAML reads as an alias: the message says where, not what',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '- user: a\n  password: *hunter2\n',
+    reason: 'InputInvalid',
+    message: 'spec.input.configMapRef: the document is neither JSON nor YAML: unidentified alias "…" (2:14)',
+  },
+  {
+    name: 'an unquoted secret that YAML reads as a tag',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '- password: !hunter2 x\n',
+    reason: 'InputInvalid',
+    message: 'spec.input.configMapRef: the document is neither JSON nor YAML: unknown scalar tag !<…> (1:13)',
+  },
+  {
+    name: 'an unquoted secret that YAML reads as a tag with characters a tag cannot hold',
+    input: { configMapRef: { name: 'c', key: 'k' } },
+    doc: '- password: !hunter>2 x\n',
+    reason: 'InputInvalid',
+    message:
+      'spec.input.configMapRef: the document is neither JSON nor YAML: tag name cannot contain such characters (1:22)',
+  },
+  {
     name: 'several YAML documents',
     input: { configMapRef: { name: 'c', key: 'k' } },
     doc: '- 1\n---\n- 2\n',
