@@ -95,11 +95,21 @@ build_kwok() {
 }
 
 build_helm() {
-  local v="$HELM_VERSION"
+  local v="$HELM_VERSION" gomod client_go minor pkg ldflags
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$v"
   cached "helm $v" "$HELM_BIN_DIR" helm && return 0
   log "helm $v: building"
-  install_atomically "$HELM_BIN_DIR" go_install "helm.sh/helm/v3/cmd/helm@$v" \
-    "-s -w -X helm.sh/helm/v3/internal/version.version=$v"
+  # As Helm's release build (its Makefile): the Kubernetes version assumed without a cluster (`helm template`
+  # and `helm lint` without --kube-version) is its client-go's, v0.MINOR -> v1.MINOR. A plain go install
+  # leaves the source's default, v1.20.0, older than any chart's kubeVersion floor.
+  gomod="$(go mod download -json "helm.sh/helm/v3@$v" | grep '"GoMod"' | cut -d'"' -f4)"
+  client_go="$(awk '$1 == "k8s.io/client-go" { print $2 }' "$gomod")"
+  minor="${client_go#v0.}"; minor="${minor%%.*}"
+  [ -n "$minor" ] || die "helm $v: no k8s.io/client-go version in $gomod"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  install_atomically "$HELM_BIN_DIR" go_install "helm.sh/helm/v3/cmd/helm@$v" "$ldflags"
 }
 
 start=$(date +%s)

@@ -1,9 +1,11 @@
 // Operator configuration: command-line flags, each with an environment-variable fallback.
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
 export interface OperatorConfig {
   kubeconfig?: string;
-  namespace?: string;
+  /** Namespaces to watch; empty for all namespaces. */
+  namespaces: string[];
   concurrency: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
@@ -19,6 +21,8 @@ export interface OperatorConfig {
   traceSampleRatio?: string;
   clusterName?: string;
   metricsPort: number;
+  /** Address /metrics listens on: loopback by default, so nothing outside the pod reads it unless asked. */
+  metricsBindAddress: string;
   metricsPerJob: boolean;
   /** Client-side rate limit of API requests: sustained requests per second, and the burst above it. */
   kubeApiQps: number;
@@ -35,6 +39,9 @@ export class ConfigError extends Error {}
 export const DEFAULT_KUBE_API_QPS = 100;
 export const DEFAULT_KUBE_API_BURST = 200;
 
+/** Loopback: a process started outside a cluster does not publish its metrics to the network by default. */
+export const DEFAULT_METRICS_BIND_ADDRESS = '127.0.0.1';
+
 interface FlagSpec {
   env: string;
   help: string;
@@ -49,7 +56,10 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: 'KUBECONFIG',
     help: 'path to a kubeconfig; default: in-cluster config, else ~/.kube/config',
   },
-  namespace: { env: 'WATCH_NAMESPACE', help: 'watch only this namespace; default: all namespaces' },
+  namespace: {
+    env: 'WATCH_NAMESPACE',
+    help: 'watch only these namespaces, comma-separated (needs rights only there); default: all namespaces',
+  },
   concurrency: { env: 'MAPREDUCE_CONCURRENCY', help: 'jobs reconciled at once', default: '4' },
   'leader-elect': {
     env: 'MAPREDUCE_LEADER_ELECT',
@@ -109,6 +119,11 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: 'port of the Prometheus endpoint /metrics; 0 turns it off',
     default: '9464',
   },
+  'metrics-bind-address': {
+    env: 'MAPREDUCE_METRICS_BIND_ADDRESS',
+    help: 'IP address /metrics listens on; 0.0.0.0 or :: for all interfaces (as in a pod behind a Service)',
+    default: DEFAULT_METRICS_BIND_ADDRESS,
+  },
   'metrics-per-job': {
     env: 'MAPREDUCE_METRICS_PER_JOB',
     help: 'label metrics with mapreduce.job.name (one series per job); false for very many jobs',
@@ -152,6 +167,28 @@ function parseRate(flag: string, value: string): number {
   return n;
 }
 
+/** A Kubernetes namespace name: an RFC 1123 label. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function parseNamespaces(value: string | undefined): string[] {
+  if (!value) return [];
+  const names = value.split(',').map((n) => n.trim());
+  for (const name of names)
+    if (!NAMESPACE_NAME.test(name))
+      throw new ConfigError(
+        `--namespace: "${name}" is not a namespace name (lowercase letters, digits and '-', at most 63; several separated by commas)`,
+      );
+  return [...new Set(names)];
+}
+
+function parseBindAddress(flag: string, value: string): string {
+  if (value !== 'localhost' && isIP(value) === 0)
+    throw new ConfigError(
+      `--${flag}: "${value}" must be an IP address (0.0.0.0 or :: for all interfaces) or localhost`,
+    );
+  return value;
+}
+
 function parseBool(flag: string, value: string): boolean {
   if (value === 'true' || value === '') return true;
   if (value === 'false') return false;
@@ -193,6 +230,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`--log-level: "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
   const config: OperatorConfig = {
+    namespaces: parseNamespaces(get('namespace')),
     concurrency: parseInteger('concurrency', get('concurrency')!, 1, 64),
     leaderElect: parseBool('leader-elect', get('leader-elect')!),
     leaderElectionNamespace: get('leader-election-namespace')!,
@@ -203,14 +241,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
     retryBackoffBaseMs: parseDuration('retry-backoff-base', get('retry-backoff-base')!),
     retryBackoffMaxMs: parseDuration('retry-backoff-max', get('retry-backoff-max')!),
     metricsPort: parseInteger('metrics-port', get('metrics-port')!, 0, 65535),
+    metricsBindAddress: parseBindAddress('metrics-bind-address', get('metrics-bind-address')!),
     metricsPerJob: parseBool('metrics-per-job', get('metrics-per-job')!),
     kubeApiQps: parseRate('kube-api-qps', get('kube-api-qps')!),
     kubeApiBurst: parseInteger('kube-api-burst', get('kube-api-burst')!, 1, 10_000),
   };
   const kubeconfig = get('kubeconfig');
   if (kubeconfig) config.kubeconfig = kubeconfig;
-  const namespace = get('namespace');
-  if (namespace) config.namespace = namespace;
   // Given only as flags: the OTEL_* variables themselves are read by the SDK, with their own precedence.
   const flag = (name: string): string | undefined =>
     typeof values[name] === 'string' ? values[name] : undefined;

@@ -96,6 +96,12 @@ async function main(): Promise<void> {
   const metrics = setUpMetrics({
     env: otelEnv,
     prometheusPort: config.metricsPort,
+    prometheusHost: config.metricsBindAddress,
+    onEndpointError: (err) =>
+      log.error(
+        { err, address: config.metricsBindAddress, port: config.metricsPort },
+        'metrics endpoint cannot listen',
+      ),
     resource: await resource,
     version: VERSION,
   });

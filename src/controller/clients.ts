@@ -12,7 +12,6 @@ export type CoreClient = Pick<
   | 'readNamespacedConfigMap'
   | 'listNamespacedConfigMap'
   | 'createNamespacedConfigMap'
-  | 'patchNamespacedConfigMap'
   | 'deleteNamespacedConfigMap'
   | 'createNamespacedEvent'
   | 'patchNamespacedEvent'

@@ -17,6 +17,16 @@ export const RESTART_RESET_AFTER_MS = 2 * RESTART_MAX_DELAY_MS;
 
 export type Handler<T> = (obj: T) => void;
 
+/** A started informer's cache and events: what the wiring needs of one, or of several behind one. */
+export interface Informer<T> {
+  on(verb: 'add' | 'update' | 'delete', handler: Handler<T>): void;
+  /** Resolves once the first list is in the cache. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
 /** What the cache keeps of an object; handlers get the same. One that throws keeps the object whole. */
 export type Transform<T> = (obj: T) => T;
 
@@ -60,7 +70,7 @@ export function nextRestartDelay(previousMs: number, sinceLastErrorMs: number): 
   return Math.min(previousMs * 2, RESTART_MAX_DELAY_MS);
 }
 
-export class ResilientInformer<T extends KubernetesObject> {
+export class ResilientInformer<T extends KubernetesObject> implements Informer<T> {
   private readonly inner: ListWatch<T>;
   private readonly delay: (ms: number) => number;
   private delayMs = 0;

@@ -13,7 +13,9 @@ import type { EventRecorder } from './events.js';
 import { Expectations } from './expectations.js';
 import type { ControllerHooks } from './hooks.js';
 import { ResilientInformer } from './informer.js';
+import type { Informer } from './informer.js';
 import { ItemStore } from './itemstore.js';
+import { MultiNamespaceInformer } from './multinamespace.js';
 import type { ControllerOptions } from './jobstate.js';
 import { transformPod } from './podtransform.js';
 import { ResultStore } from './resultstore.js';
@@ -21,8 +23,8 @@ import { WorkLoop } from './workloop.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ControllerConfig extends ControllerOptions {
-  /** Namespace to watch; undefined for all namespaces. */
-  namespace?: string;
+  /** Namespaces to watch, one informer pair each; empty for all namespaces (one cluster-wide pair). */
+  namespaces: readonly string[];
   concurrency: number;
 }
 
@@ -47,6 +49,16 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
+/** One informer for all namespaces, one for a single namespace, or one per namespace behind one cache. */
+function watching<T>(
+  namespaces: readonly string[],
+  make: (ns: string | undefined) => Informer<T>,
+): Informer<T> {
+  if (namespaces.length === 0) return make(undefined);
+  if (namespaces.length === 1) return make(namespaces[0]);
+  return new MultiNamespaceInformer(new Map(namespaces.map((ns) => [ns, make(ns)])));
+}
+
 export function createController(
   kc: KubeConfig,
   config: ControllerConfig,
@@ -56,28 +68,37 @@ export function createController(
 ): RunningController {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const ns = config.namespace;
-  const jobs = new ResilientInformer<MapReduceJob>(
-    kc,
-    ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    () =>
-      (ns
-        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
-        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<
-        KubernetesListObject<MapReduceJob>
-      >,
-    log,
-  );
-  const pods = new ResilientInformer<V1Pod>(
-    kc,
-    ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
-    () =>
-      ns
-        ? core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_JOB_NAME })
-        : core.listPodForAllNamespaces({ labelSelector: LABEL_JOB_NAME }),
-    log,
-    { labelSelector: LABEL_JOB_NAME, transform: transformPod },
-  );
+  const jobsIn = (ns: string | undefined): ResilientInformer<MapReduceJob> =>
+    new ResilientInformer<MapReduceJob>(
+      kc,
+      ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      () =>
+        (ns
+          ? custom.listNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: ns,
+              plural: PLURAL,
+            })
+          : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<
+          KubernetesListObject<MapReduceJob>
+        >,
+      log,
+    );
+  const podsIn = (ns: string | undefined): ResilientInformer<V1Pod> =>
+    new ResilientInformer<V1Pod>(
+      kc,
+      ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+      () =>
+        ns
+          ? core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_JOB_NAME })
+          : core.listPodForAllNamespaces({ labelSelector: LABEL_JOB_NAME }),
+      log,
+      { labelSelector: LABEL_JOB_NAME, transform: transformPod },
+    );
+  const jobs = watching(config.namespaces, jobsIn);
+  const pods = watching(config.namespaces, podsIn);
+  const watched = config.namespaces.length > 0 ? config.namespaces.join(',') : '(all)';
   const queue = new WorkQueue();
   const hooks = makeHooks({ jobs, pods, queue });
   const controller = new Controller(
@@ -110,10 +131,10 @@ export function createController(
   return {
     async startCaches() {
       await Promise.all([jobs.start(), pods.start()]);
-      log.info({ namespace: ns ?? '(all)' }, 'caches synced');
+      log.info({ namespace: watched }, 'caches synced');
     },
     startWorkers() {
-      log.info({ namespace: ns ?? '(all)', concurrency: config.concurrency }, 'controller started');
+      log.info({ namespace: watched, concurrency: config.concurrency }, 'controller started');
       loop.start(config.concurrency);
     },
     wedged: () => loop.wedged(),

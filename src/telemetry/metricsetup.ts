@@ -32,6 +32,10 @@ export interface MetricsInput {
   env: NodeJS.ProcessEnv;
   /** Port of /metrics; 0 turns the endpoint off. */
   prometheusPort: number;
+  /** Address /metrics listens on (the exporter's own default is localhost). */
+  prometheusHost: string;
+  /** Told when /metrics cannot listen (e.g. the port is taken): the operator goes on without it. */
+  onEndpointError?: (err: Error) => void;
   resource: Resource;
   version: string;
 }
@@ -76,6 +80,10 @@ export function pushExportersFromEnv(env: NodeJS.ProcessEnv): {
   return { exporters, described };
 }
 
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export function setUpMetrics(input: MetricsInput): MetricsSetup {
   const { env } = input;
   const providers: MeterProvider[] = [];
@@ -85,10 +93,14 @@ export function setUpMetrics(input: MetricsInput): MetricsSetup {
       new MeterProvider({
         resource: input.resource,
         views: SECONDS_METRICS.map((name) => ({ instrumentName: name, name: `${name}_seconds` })),
-        readers: [new PrometheusExporter({ port: input.prometheusPort })],
+        readers: [
+          new PrometheusExporter({ host: input.prometheusHost, port: input.prometheusPort }, (err) => {
+            if (err) input.onEndpointError?.(err);
+          }),
+        ],
       }),
     );
-    described.push(`prometheus on :${input.prometheusPort}/metrics`);
+    described.push(`prometheus on ${hostPort(input.prometheusHost, input.prometheusPort)}/metrics`);
   }
   const push = pushExportersFromEnv(env);
   if (push.exporters.length > 0) {

@@ -56,16 +56,13 @@ function find(manifests: Manifest[], kind: string, name: string): Manifest {
   return m!;
 }
 
+/** Exactly the verbs src/ uses (the chart's comments name the code path of each). */
 const JOB_RULES: V1PolicyRule[] = [
-  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs'], verbs: ['get', 'list', 'watch', 'delete'] },
-  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['get', 'update', 'patch'] },
+  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs'], verbs: ['list', 'watch', 'delete'] },
+  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['update'] },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
-  {
-    apiGroups: [''],
-    resources: ['configmaps'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-  },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'delete'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
@@ -81,6 +78,12 @@ describe('install', function () {
     expect(helm('lint', CHART, '--kube-version', KUBE_VERSION)).to.include(
       '1 chart(s) linted, 0 chart(s) failed',
     );
+  });
+
+  it('renders without --kube-version, as GitOps tools render offline', function () {
+    const out = helm('template', 'mr', CHART, '-n', 'mr-system');
+    const kinds = (loadAll(out) as (Manifest | null)[]).filter((m) => m !== null).map((m) => m.kind);
+    expect(kinds).to.include.members(['Deployment', 'ClusterRole', 'Service']);
   });
 
   it('renders a locked-down Deployment with the downward-API env for resource attributes', function () {
@@ -112,6 +115,7 @@ describe('install', function () {
     expect(container.args).to.include.members([
       '--leader-elect=true',
       '--metrics-port=9464',
+      '--metrics-bind-address=0.0.0.0',
       '--metrics-per-job=true',
       '--kube-api-qps=100',
       '--kube-api-burst=200',
@@ -141,12 +145,75 @@ describe('install', function () {
     expect(args).to.include('--namespace=team-a');
   });
 
+  it('grants a Role and RoleBinding in each of several namespaces, and watches just those', function () {
+    const several = render('--set', 'watchNamespaces={team-a,team-b}', '--set', 'watchNamespace=team-c');
+    const roles = several.filter((m) => m.kind === 'Role' && m.metadata.name === 'mr-mapreduce-operator');
+    expect(roles.map((r) => [r.metadata.namespace, r.rules])).to.deep.equal([
+      ['team-a', JOB_RULES],
+      ['team-b', JOB_RULES],
+      ['team-c', JOB_RULES],
+    ]);
+    const bindings = several.filter(
+      (m) => m.kind === 'RoleBinding' && m.metadata.name === 'mr-mapreduce-operator',
+    );
+    expect(bindings.map((b) => b.metadata.namespace)).to.deep.equal(['team-a', 'team-b', 'team-c']);
+    expect(several.filter((m) => m.kind === 'ClusterRole').map((m) => m.metadata.name)).to.deep.equal([
+      'mr-mapreduce-operator-cluster-uid',
+    ]);
+    const args = (find(several, 'Deployment', 'mr-mapreduce-operator') as unknown as V1Deployment).spec!
+      .template.spec!.containers[0]!.args;
+    expect(args).to.include('--namespace=team-a,team-b,team-c');
+  });
+
+  it('renders the metrics NetworkPolicy only when enabled: ingress to the metrics port from the scraper alone', function () {
+    expect(render().filter((m) => m.kind === 'NetworkPolicy')).to.deep.equal([]);
+    const scraper = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'obs' } },
+      podSelector: { matchLabels: { app: 'prom' } },
+    };
+    const values = path.join(mkdtempSync(path.join(tmpdir(), 'values-')), 'values.yaml');
+    writeFileSync(values, JSON.stringify({ metrics: { networkPolicy: { enabled: true, from: [scraper] } } }));
+    const policy = find(render('-f', values), 'NetworkPolicy', 'mr-mapreduce-operator-metrics');
+    expect(policy.metadata.namespace).to.equal('mr-system');
+    expect(policy.spec).to.deep.equal({
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/name': 'mapreduce-operator', 'app.kubernetes.io/instance': 'mr' },
+      },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [scraper], ports: [{ protocol: 'TCP', port: 'metrics' }] }],
+    });
+    const defaults = find(
+      render('--set', 'metrics.networkPolicy.enabled=true'),
+      'NetworkPolicy',
+      'mr-mapreduce-operator-metrics',
+    );
+    expect((defaults.spec as { ingress: unknown[] }).ingress).to.deep.equal([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 'metrics' }],
+      },
+    ]);
+  });
+
   const badValues: { set: string; error: string }[] = [
     { set: 'replicaCount=-1', error: "at '/replicaCount': minimum: got -1, want 0" },
     { set: 'telemetry.otlp.protocol=thrift', error: "at '/telemetry/otlp/protocol': value must be one of" },
     { set: 'watchNamespace=Team_A', error: "at '/watchNamespace'" },
     { set: 'logLevel=verbose', error: "at '/logLevel': value must be one of" },
     { set: 'metrics.prot=1', error: "additional properties 'prot' not allowed" },
+    { set: 'watchNamespaces={team-a,Team_B}', error: "at '/watchNamespaces/1'" },
+    { set: 'metrics.bindAddress=0.0.0.0:9464', error: "at '/metrics/bindAddress'" },
+    { set: 'metrics.bindAddress=:9464', error: "at '/metrics/bindAddress'" },
+    { set: 'metrics.networkPolicy.from[0].ports=1', error: "additional properties 'ports' not allowed" },
+    {
+      set: 'metrics.networkPolicy.enabled=true,metrics.networkPolicy.from=null',
+      error: 'metrics.networkPolicy.from: name the scraper',
+    },
   ];
   for (const tc of badValues) {
     it(`refuses --set ${tc.set}, naming the value`, function () {
@@ -312,6 +379,30 @@ describe('install', function () {
         what: 'read the kube-system namespace',
         attrs: { verb: 'get', resource: 'namespaces', name: 'kube-system' },
         allowed: true,
+      },
+      {
+        what: 'update a job’s finalizers (blockOwnerDeletion)',
+        attrs: {
+          verb: 'update',
+          group: 'mapreduce.dev',
+          resource: 'mapreducejobs',
+          subresource: 'finalizers',
+        },
+        allowed: true,
+      },
+      { what: 'delete a ConfigMap', attrs: { verb: 'delete', resource: 'configmaps' }, allowed: true },
+      { what: 'patch an Event (its count)', attrs: { verb: 'patch', resource: 'events' }, allowed: true },
+      { what: 'watch ConfigMaps', attrs: { verb: 'watch', resource: 'configmaps' }, allowed: false },
+      { what: 'patch ConfigMaps', attrs: { verb: 'patch', resource: 'configmaps' }, allowed: false },
+      {
+        what: 'patch a job’s status',
+        attrs: { verb: 'patch', group: 'mapreduce.dev', resource: 'mapreducejobs', subresource: 'status' },
+        allowed: false,
+      },
+      {
+        what: 'read a job’s status',
+        attrs: { verb: 'get', group: 'mapreduce.dev', resource: 'mapreducejobs', subresource: 'status' },
+        allowed: false,
       },
       { what: 'read Secrets', attrs: { verb: 'get', resource: 'secrets' }, allowed: false },
       {

@@ -1,4 +1,5 @@
 // The operator's metrics on the local control plane, read by a real Prometheus and checked by promtool.
+import { networkInterfaces } from 'node:os';
 import { expect } from 'chai';
 import type { JsonValue } from '../../src/api/types.js';
 import { cluster, useTestNamespace, waitFor } from '../support/cluster.js';
@@ -124,6 +125,72 @@ describe('metrics', function () {
     } finally {
       await jaeger.stop();
     }
+  });
+
+  /** This machine's own non-loopback IPv4 address: where a scraper from elsewhere would connect. */
+  function machineAddress(): string | undefined {
+    return Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  }
+
+  async function connectError(url: string): Promise<string | undefined> {
+    try {
+      await fetch(url);
+      return undefined;
+    } catch (err) {
+      return (err as { cause?: { code?: string } }).cause?.code ?? String(err);
+    }
+  }
+
+  it('listens on loopback by default: /metrics is not reachable through this machine’s own address', async function () {
+    const address = machineAddress();
+    if (!address) this.skip(); // a machine with loopback only has nothing to prove this on
+    const loopbackPort = await freePort();
+    const op = await startOperator(ns.name, [`--metrics-port=${loopbackPort}`], STARTED);
+    operators.push(op);
+    expect(op.logs.map((l) => l.msg)).to.include(`metrics: prometheus on 127.0.0.1:${loopbackPort}/metrics`);
+    await waitFor('/metrics on loopback', async () =>
+      (await fetch(`http://127.0.0.1:${loopbackPort}/metrics`)).ok ? true : undefined,
+    );
+    expect(await connectError(`http://${address}:${loopbackPort}/metrics`)).to.equal('ECONNREFUSED');
+  });
+
+  it('with --metrics-bind-address=0.0.0.0, serves /metrics through this machine’s own address', async function () {
+    const address = machineAddress();
+    if (!address) this.skip();
+    const allPort = await freePort();
+    const op = await startOperator(
+      ns.name,
+      [`--metrics-port=${allPort}`, '--metrics-bind-address=0.0.0.0'],
+      STARTED,
+    );
+    operators.push(op);
+    expect(op.logs.map((l) => l.msg)).to.include(`metrics: prometheus on 0.0.0.0:${allPort}/metrics`);
+    const text = await waitFor(`/metrics at ${address}:${allPort}`, async () => {
+      const res = await fetch(`http://${address}:${allPort}/metrics`);
+      return res.ok ? res.text() : undefined;
+    });
+    expect(text).to.match(/^target_info\{[^}]*service_name="mapreduce-operator"/m);
+    expect(promtoolCheckMetrics(text).ok).to.equal(true);
+  });
+
+  it('logs an error and goes on when /metrics cannot listen at the address given', async function () {
+    const foreign = '203.0.113.7'; // TEST-NET-3 (RFC 5737): documentation only, no interface here has it
+    const local = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
+    expect(local).to.not.include(foreign);
+    const op = await startOperator(ns.name, [
+      `--metrics-port=${await freePort()}`,
+      `--metrics-bind-address=${foreign}`,
+    ]);
+    operators.push(op);
+    const logged = await waitFor('the listen error in the log', () =>
+      Promise.resolve(op.logs.find((l) => l.msg === 'metrics endpoint cannot listen')),
+    );
+    expect(logged).to.deep.include({ address: foreign });
+    expect((logged.err as { code?: string }).code).to.equal('EADDRNOTAVAIL');
+    await createJob(ns.name, makeJob('unmetered').items(['a']).obj());
+    await waitForPhase(ns.name, 'unmetered', ['Succeeded']);
   });
 
   it('reports the right gauges again after an operator restart mid-job', async function () {

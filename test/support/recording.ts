@@ -125,18 +125,6 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve(param.body);
   }
 
-  patchNamespacedConfigMap(param: {
-    namespace: string;
-    name: string;
-    body: { op: string; path: string; value?: unknown }[];
-  }): Promise<V1ConfigMap> {
-    const ops = param.body.map((o) =>
-      o.op === 'test' ? `test ${String(o.value)}` : `${o.op} ${o.path}=${JSON.stringify(o.value)}`,
-    );
-    this.call('patchNamespacedConfigMap', `${param.namespace}/${param.name}`, ops.join(' '));
-    return Promise.resolve({});
-  }
-
   deleteNamespacedConfigMap(param: { namespace: string; name: string }): Promise<never> {
     this.call('deleteNamespacedConfigMap', `${param.namespace}/${param.name}`);
     this.configMaps = this.configMaps.filter((c) => c.metadata?.name !== param.name);

@@ -4,6 +4,7 @@ import { ConfigError, parseConfig, parseDuration } from '../../src/config.js';
 describe('parseConfig', function () {
   it('applies defaults', function () {
     expect(parseConfig([], {})).to.deep.equal({
+      namespaces: [],
       concurrency: 4,
       leaderElect: false,
       leaderElectionNamespace: 'default',
@@ -14,6 +15,7 @@ describe('parseConfig', function () {
       retryBackoffBaseMs: 10_000,
       retryBackoffMaxMs: 360_000,
       metricsPort: 9464,
+      metricsBindAddress: '127.0.0.1',
       metricsPerJob: true,
       kubeApiQps: 100,
       kubeApiBurst: 200,
@@ -28,7 +30,7 @@ describe('parseConfig', function () {
     });
     expect(config).to.deep.include({
       concurrency: 8,
-      namespace: 'jobs',
+      namespaces: ['jobs'],
       logLevel: 'debug',
       leaderElect: true,
     });
@@ -45,6 +47,13 @@ describe('parseConfig', function () {
     [['--kube-api-qps=0'], '--kube-api-qps: "0" must be a number above 0 and at most 10000'],
     [['--kube-api-qps=fast'], '--kube-api-qps: "fast" must be a number above 0 and at most 10000'],
     [['--kube-api-burst=0'], '--kube-api-burst: "0" must be a whole number from 1 to 10000'],
+    [['--namespace=team-a,Team_B'], '--namespace: "Team_B" is not a namespace name'],
+    [['--namespace=team-a,'], '--namespace: "" is not a namespace name'],
+    [
+      ['--metrics-bind-address=0.0.0.0:9464'],
+      '--metrics-bind-address: "0.0.0.0:9464" must be an IP address (0.0.0.0 or :: for all interfaces) or localhost',
+    ],
+    [['--metrics-bind-address=example.org'], '--metrics-bind-address: "example.org" must be an IP address'],
   ];
   for (const [argv, message] of bad) {
     it(`refuses ${argv.join(' ')} with a message naming the flag`, function () {
@@ -56,6 +65,26 @@ describe('parseConfig', function () {
     expect(parseConfig(['--kube-api-qps=2.5'], { MAPREDUCE_KUBE_API_BURST: '5' })).to.deep.include({
       kubeApiQps: 2.5,
       kubeApiBurst: 5,
+    });
+  });
+
+  it('watches several namespaces given comma-separated, each once, by flag or WATCH_NAMESPACE', function () {
+    expect(parseConfig(['--namespace=team-a, team-b,team-a'], {})).to.deep.include({
+      namespaces: ['team-a', 'team-b'],
+    });
+    expect(parseConfig([], { WATCH_NAMESPACE: 'team-a,team-b' })).to.deep.include({
+      namespaces: ['team-a', 'team-b'],
+    });
+    expect(parseConfig(['--namespace='], { WATCH_NAMESPACE: 'team-a' })).to.deep.include({ namespaces: [] });
+  });
+
+  it('binds /metrics where told: all interfaces, IPv6, or by env', function () {
+    expect(parseConfig(['--metrics-bind-address=0.0.0.0'], {})).to.deep.include({
+      metricsBindAddress: '0.0.0.0',
+    });
+    expect(parseConfig(['--metrics-bind-address=::'], {})).to.deep.include({ metricsBindAddress: '::' });
+    expect(parseConfig([], { MAPREDUCE_METRICS_BIND_ADDRESS: '10.0.0.7' })).to.deep.include({
+      metricsBindAddress: '10.0.0.7',
     });
   });
 

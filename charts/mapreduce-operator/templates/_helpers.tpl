@@ -26,23 +26,41 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
-{{- /* The rules the operator needs on its jobs, pods, ConfigMaps and Events (see docs/install.md). */ -}}
+{{- /* The namespaces watched, as a JSON list (empty: all): watchNamespaces and the older watchNamespace. */ -}}
+{{- define "mapreduce-operator.watchNamespaces" -}}
+{{- $namespaces := .Values.watchNamespaces | default list -}}
+{{- with .Values.watchNamespace }}{{ $namespaces = append $namespaces . }}{{ end -}}
+{{- $namespaces | uniq | toJson -}}
+{{- end -}}
+
+{{- /* The rules the operator needs on its jobs, pods, ConfigMaps and Events, each with the code that uses it
+       (see docs/install.md; test/integration/install.test.ts runs a job with nothing more). */ -}}
 {{- define "mapreduce-operator.jobRules" -}}
+# list, watch: the job informer (controller/wiring.ts); delete: ttlSecondsAfterFinished (controller/ttl.ts).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs]
-  verbs: [get, list, watch, delete]
+  verbs: [list, watch, delete]
+# update: the one status write per reconcile, a replace of the status subresource (Controller.writeStatus).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs/status]
-  verbs: [get, update, patch]
+  verbs: [update]
+# update: blockOwnerDeletion on the owner reference of the job's pods and ConfigMaps, which the
+# OwnerReferencesPermissionEnforcement admission plugin checks where it is on (controller/ownership.ts).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs/finalizers]
   verbs: [update]
+# list, watch: the pod informer (controller/wiring.ts); create, delete: managePods; patch: releasePod takes
+# the tracking finalizer off; get: after AlreadyExists, whether the pod of that name is the job's (isOurs).
 - apiGroups: ['']
   resources: [pods]
   verbs: [get, list, watch, create, delete, patch]
+# get: a ConfigMap input (controller/inputloader.ts) and a result piece that exists (controller/resultstore.ts);
+# list: the item snapshot, by label (controller/itemstore.ts); create: snapshot shards and result pieces,
+# all immutable; delete: a partial snapshot, or a result piece the status does not list, before rewriting it.
 - apiGroups: ['']
   resources: [configmaps]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, create, delete]
+# create: Events on the job; patch: the same Event again within 10 minutes bumps its count (controller/events.ts).
 - apiGroups: ['']
   resources: [events]
   verbs: [create, patch]
