@@ -57,10 +57,34 @@ export interface ReducePodInput {
   extraAnnotations?: Record<string, string>;
 }
 
-/** Adds env vars to a container; a variable the user already set is never overridden. */
+/** The OpenTelemetry SDKs' resource variable: merged, not replaced (see withEnv). */
+const ENV_RESOURCE_ATTRIBUTES = 'OTEL_RESOURCE_ATTRIBUTES';
+
+/**
+ * Adds env vars to a container; a variable the user already set is never overridden, but for
+ * OTEL_RESOURCE_ATTRIBUTES: the operator's list comes first, then k8s.container.name, then the container's
+ * own list (with a plain value), so the SDK's last-wins parsing lets the user's entries win.
+ */
 export function withEnv(container: V1Container, env: V1EnvVar[]): V1Container {
-  const userSet = new Set((container.env ?? []).map((e) => e.name));
-  return { ...container, env: [...(container.env ?? []), ...env.filter((e) => !userSet.has(e.name))] };
+  const own = container.env ?? [];
+  const userSet = new Set(own.map((e) => e.name));
+  const added = env.filter((e) => !userSet.has(e.name));
+  const ours = env.find((e) => e.name === ENV_RESOURCE_ATTRIBUTES && e.value !== undefined);
+  if (!ours) return { ...container, env: [...own, ...added] };
+  const theirs = own.find((e) => e.name === ENV_RESOURCE_ATTRIBUTES);
+  if (theirs && theirs.value === undefined) return { ...container, env: [...own, ...added] }; // valueFrom: theirs
+  const merged = [ours.value, `k8s.container.name=${container.name}`, theirs?.value]
+    .filter((v) => v !== undefined && v !== '')
+    .join(',');
+  const resource: V1EnvVar = { name: ENV_RESOURCE_ATTRIBUTES, value: merged };
+  return {
+    ...container,
+    env: [
+      ...own.filter((e) => e.name !== ENV_RESOURCE_ATTRIBUTES),
+      ...added.filter((e) => e.name !== ENV_RESOURCE_ATTRIBUTES),
+      resource,
+    ],
+  };
 }
 
 function basePod(

@@ -38,6 +38,8 @@ export const Attr = {
   K8sNodeName: 'k8s.node.name',
   K8sClusterUid: 'k8s.cluster.uid',
   K8sClusterName: 'k8s.cluster.name',
+  K8sContainerName: 'k8s.container.name',
+  ServiceName: 'service.name',
   ExceptionType: 'exception.type',
   ExceptionMessage: 'exception.message',
 } as const;
@@ -83,3 +85,12 @@ export const BaggageKey = {
 
 /** Event reason for a malformed parent traceparent. */
 export const REASON_INVALID_TRACEPARENT = 'InvalidTraceparent';
+/** Event reason for spec.telemetry.baggage entries left out of BAGGAGE (over the W3C limits). */
+export const REASON_BAGGAGE_TRUNCATED = 'BaggageTruncated';
+
+/**
+ * W3C Baggage limits (https://www.w3.org/TR/baggage/#limits): a propagator may drop what is beyond them,
+ * so the operator keeps within them itself, its own entries first.
+ */
+export const BAGGAGE_MAX_MEMBERS = 180;
+export const BAGGAGE_MAX_BYTES = 8192;

@@ -12,12 +12,12 @@ import type { PodToCreate } from '../controller/jobstate.js';
 import {
   ANNOTATION_POD_TRACEPARENT,
   Attr,
-  BaggageKey,
   ENV_NODE_NAME,
   ENV_OTEL_RESOURCE_ATTRIBUTES,
   ENV_POD_NAME,
   ENV_POD_UID,
 } from './names.js';
+import { baggageOf } from './baggage.js';
 import { agentSpanContext, jobTraceOf } from './spans.js';
 import { formatTraceparent } from './traceparent.js';
 import { tracedStatus } from './tracestate.js';
@@ -39,22 +39,22 @@ export function traceContextForPod(
   const index = target.phase === PHASE_MAP ? target.index : -1;
   const sc = agentSpanContext(jt, { phase: target.phase, index, attempt: target.attempt });
   const carrier: Record<string, string> = {};
-  const entries: Record<string, { value: string }> = {};
-  for (const [k, v] of Object.entries(job.spec.telemetry?.baggage ?? {})) entries[k] = { value: v };
-  entries[BaggageKey.JobName] = { value: job.metadata.name! };
-  entries[BaggageKey.Namespace] = { value: job.metadata.namespace! };
-  if (target.phase === PHASE_MAP) entries[BaggageKey.ItemIndex] = { value: String(target.index) };
+  const entries = baggageOf(job, target).kept;
   const ctx = propagation.setBaggage(
     trace.setSpanContext(ROOT_CONTEXT, sc),
     propagation.createBaggage(entries),
   );
   propagator.inject(ctx, undefined, new EnvironmentSetter(carrier));
+  // Values are percent-encoded, as OTEL_RESOURCE_ATTRIBUTES requires; $(VAR) refs are names (DNS-safe).
+  // service.name defaults to the job's name; the container's own OTEL_RESOURCE_ATTRIBUTES, appended by the
+  // pod builder, and OTEL_SERVICE_NAME override it, and k8s.container.name is added per container there.
   const resourceAttributes = [
-    `${Attr.K8sNamespace}=${job.metadata.namespace!}`,
+    `${Attr.ServiceName}=${encodeURIComponent(job.metadata.name!)}`,
+    `${Attr.K8sNamespace}=${encodeURIComponent(job.metadata.namespace!)}`,
     `${Attr.K8sPodName}=$(${ENV_POD_NAME})`,
     `${Attr.K8sPodUid}=$(${ENV_POD_UID})`,
     `${Attr.K8sNodeName}=$(${ENV_NODE_NAME})`,
-    ...(clusterName ? [`${Attr.K8sClusterName}=${clusterName}`] : []),
+    ...(clusterName ? [`${Attr.K8sClusterName}=${encodeURIComponent(clusterName)}`] : []),
   ].join(',');
   const env: V1EnvVar[] = [
     ...Object.entries(carrier).map(([name, value]) => ({ name, value })),

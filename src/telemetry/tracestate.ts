@@ -6,10 +6,14 @@ import { PHASE_MAP } from '../api/constants.js';
 import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
 import type { ReconcileRecord } from '../controller/hooks.js';
 import type { JobEvent } from '../controller/jobstate.js';
+import { baggageOf } from './baggage.js';
 import { jobTraceId, spanId } from './ids.js';
 import {
   ANNOTATION_PARENT_TRACEPARENT,
   ANNOTATION_PARENT_TRACESTATE,
+  BAGGAGE_MAX_BYTES,
+  BAGGAGE_MAX_MEMBERS,
+  REASON_BAGGAGE_TRUNCATED,
   REASON_INVALID_TRACEPARENT,
 } from './names.js';
 import { decideSampled } from './sampling.js';
@@ -86,6 +90,14 @@ export function updateTraceStatus(r: ReconcileRecord, defaultRatio: number): voi
         traceId,
       }),
     };
+    const { dropped } = baggageOf(job, undefined);
+    if (dropped.length > 0) {
+      events.push({
+        type: 'Warning',
+        reason: REASON_BAGGAGE_TRUNCATED,
+        message: `spec.telemetry.baggage: ${dropped.join(', ')} left out of the pods' BAGGAGE: W3C baggage holds at most ${BAGGAGE_MAX_MEMBERS} members and ${BAGGAGE_MAX_BYTES} bytes, the operator's own entries first`,
+      });
+    }
     if (parent) {
       status.trace.parentSpanID = parent.spanId;
       // Kept as the W3C rules allow (entries that break them are dropped), passed on as TRACESTATE.

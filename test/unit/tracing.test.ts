@@ -167,9 +167,42 @@ describe('tracing hooks', function () {
       'tenant=acme',
     ]);
     expect(env.OTEL_RESOURCE_ATTRIBUTES).to.equal(
-      'k8s.namespace.name=ns,k8s.pod.name=$(MAPREDUCE_POD_NAME),k8s.pod.uid=$(MAPREDUCE_POD_UID),k8s.node.name=$(MAPREDUCE_NODE_NAME)',
+      'service.name=wc,k8s.namespace.name=ns,k8s.pod.name=$(MAPREDUCE_POD_NAME),k8s.pod.uid=$(MAPREDUCE_POD_UID),k8s.node.name=$(MAPREDUCE_NODE_NAME),k8s.container.name=agent',
     );
     expect(env.MAPREDUCE_POD_UID).to.equal('fieldRef:metadata.uid');
+  });
+
+  it('merges a container’s own OTEL_RESOURCE_ATTRIBUTES after the operator’s, so its entries win', async function () {
+    const h = new Harness(makeJob('wc').items(['a']));
+    h.job.spec.map.template.spec!.containers[0]!.env = [
+      { name: 'OTEL_RESOURCE_ATTRIBUTES', value: 'service.name=my-agent,team=search' },
+    ];
+    await h.reconcile(at(0));
+    const env = h.created()[0]!.env;
+    expect(env.OTEL_RESOURCE_ATTRIBUTES).to.equal(
+      'service.name=wc,k8s.namespace.name=ns,k8s.pod.name=$(MAPREDUCE_POD_NAME),k8s.pod.uid=$(MAPREDUCE_POD_UID),k8s.node.name=$(MAPREDUCE_NODE_NAME),k8s.container.name=agent,service.name=my-agent,team=search',
+    );
+  });
+
+  it('keeps BAGGAGE within the W3C limits, the operator’s entries first, and says which entries it left out', async function () {
+    // 64 entries of 200 bytes each: about 13 KiB, over the 8,192 bytes a baggage header may hold.
+    const baggage: Record<string, string> = {};
+    for (let i = 0; i < 64; i++) baggage[`k${String(i).padStart(2, '0')}`] = 'v'.repeat(200);
+    const h = new Harness(makeJob('wc').items(['a']).telemetry({ baggage }));
+    await h.reconcile(at(0));
+    const header = h.created()[0]!.env.BAGGAGE!;
+    const keys = header.split(',').map((m) => m.split('=')[0]!);
+    const kept = keys.filter((k) => /^k\d\d$/.test(k));
+    expect(keys.slice(0, 2)).to.deep.equal(['mapreduce.job.name', 'k8s.namespace.name']);
+    expect(keys).to.include('mapreduce.item.index');
+    expect(Buffer.byteLength(header)).to.be.at.most(8192);
+    expect(kept).to.deep.equal(Object.keys(baggage).slice(0, kept.length));
+    const dropped = Object.keys(baggage).slice(kept.length);
+    expect(
+      h.client.events.filter((e) => e.reason === 'BaggageTruncated').map((e) => e.message),
+    ).to.deep.equal([
+      `spec.telemetry.baggage: ${dropped.join(', ')} left out of the pods' BAGGAGE: W3C baggage holds at most 180 members and 8192 bytes, the operator's own entries first`,
+    ]);
   });
 
   it('exports nothing for an unsampled job and tells its pods so', async function () {
