@@ -106,6 +106,8 @@ export interface TraceStatus {
   traceState?: string;
   /** The head-sampling decision, made once. */
   sampled: boolean;
+  /** The trace id's low 56 bits are random (W3C random flag): the job's own ids always, a parent's as it said. */
+  random?: boolean;
   /** When the map phase ended and the reduce began. */
   mapEndTime?: string;
   /** Map attempts the reduce span links to, "index.attempt" comma-separated (at most MAX_REDUCE_LINKS). */

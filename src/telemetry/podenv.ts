@@ -65,6 +65,8 @@ export function traceContextForPod(
   ];
   return {
     env,
-    annotations: { [ANNOTATION_POD_TRACEPARENT]: formatTraceparent({ ...sc, sampled: jt.sampled }) },
+    annotations: {
+      [ANNOTATION_POD_TRACEPARENT]: formatTraceparent({ ...sc, sampled: jt.sampled, random: jt.random }),
+    },
   };
 }

@@ -27,15 +27,28 @@ export function samplerRatioFromEnv(env: NodeJS.ProcessEnv): number {
   }
 }
 
+const RANDOMNESS_BITS = 56n;
+const MAX_THRESHOLD = 1n << RANDOMNESS_BITS;
+
 /**
- * The trace-id-ratio rule of the Go SDK (TraceIDRatioBased): sampled when the trace id's last 8 bytes, read as a
- * number, fall below ratio × 2^64 (deterministic in the trace id, so every decision about it agrees).
+ * OpenTelemetry's consistent probability sampling (OTEP 235): the rejection threshold of a ratio, a 56-bit
+ * number T = (1 − ratio) × 2^56; a trace is sampled when its randomness (the trace id's low 56 bits) is ≥ T.
  */
+export function rejectionThreshold(ratio: number): bigint {
+  if (ratio >= 1) return 0n;
+  if (ratio <= 0) return MAX_THRESHOLD;
+  return MAX_THRESHOLD - BigInt(Math.round(ratio * 2 ** 56));
+}
+
+/** The threshold as TRACESTATE's `ot=th:` value: 14 hex digits, trailing zeros dropped ("0" for all). */
+export function thresholdHex(threshold: bigint): string {
+  return threshold.toString(16).padStart(14, '0').replace(/0+$/, '') || '0';
+}
+
+/** Sampled at `ratio`, decided by the trace id alone so that every consistent sampler agrees. */
 export function traceIdRatioSampled(traceId: string, ratio: number): boolean {
-  if (ratio >= 1) return true;
   if (ratio <= 0) return false;
-  const bound = BigInt(Math.floor(ratio * 2 ** 53)) << 11n;
-  return BigInt(`0x${traceId.slice(16)}`) < bound;
+  return BigInt(`0x${traceId.slice(-14)}`) >= rejectionThreshold(ratio);
 }
 
 export interface SamplingInput {

@@ -15,6 +15,7 @@ import type { PodObservation } from '../controller/podobservation.js';
 import { spanId } from './ids.js';
 import type { SpanKey } from './ids.js';
 import { Attr, INSTRUMENTATION_SCOPE, Outcome, SpanEventName, SpanName } from './names.js';
+import { traceFlagsOf } from './traceparent.js';
 
 /** Links from the reduce agent span to map agent spans; a trace backend shows no more than this usefully. */
 export const MAX_REDUCE_LINKS = 128;
@@ -27,6 +28,8 @@ export interface JobTrace {
   traceId: string;
   jobUid: string;
   sampled: boolean;
+  /** W3C random flag on every span context (see TraceStatus.random). */
+  random: boolean;
   traceState?: string;
   /** The span the job span continues (spec.telemetry.parentTraceparent or the annotation). */
   parentSpanId?: string;
@@ -44,6 +47,7 @@ export function jobTraceOf(job: MapReduceJob, trace: TraceStatus & { traceID: st
     traceId: trace.traceID,
     jobUid: job.metadata.uid!,
     sampled: trace.sampled,
+    random: trace.random ?? false,
     common: {
       ...(job.spec.telemetry?.attributes ?? {}),
       [Attr.K8sNamespace]: job.metadata.namespace!,
@@ -59,7 +63,7 @@ export function spanContextOf(jt: JobTrace, key: SpanKey): SpanContext {
   const sc: SpanContext = {
     traceId: jt.traceId,
     spanId: spanId(jt.traceId, jt.jobUid, key),
-    traceFlags: jt.sampled ? 1 : 0,
+    traceFlags: traceFlagsOf(jt),
   };
   if (jt.traceState) sc.traceState = new TraceState(jt.traceState);
   return sc;
@@ -118,7 +122,7 @@ function jobParent(jt: JobTrace): SpanContext | undefined {
   const parent: SpanContext = {
     traceId: jt.traceId,
     spanId: jt.parentSpanId,
-    traceFlags: jt.sampled ? 1 : 0,
+    traceFlags: traceFlagsOf(jt),
   };
   if (jt.traceState) parent.traceState = new TraceState(jt.traceState);
   return parent;

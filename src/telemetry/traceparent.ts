@@ -5,6 +5,8 @@ export interface TraceParent {
   traceId: string;
   spanId: string;
   sampled: boolean;
+  /** W3C Trace Context Level 2's random flag (0x02): the trace id's low 56 bits are random. */
+  random: boolean;
 }
 
 export class TraceParentError extends Error {}
@@ -32,9 +34,15 @@ export function parseTraceparent(value: string): TraceParent {
   if (spanId!.length !== 16 || !HEX.test(spanId!)) fail('the parent id must be 16 lowercase hex digits');
   if (spanId === ZERO_SPAN_ID) fail('the parent id must not be all zeros');
   if (flags!.length !== 2 || !HEX.test(flags!)) fail('the flags must be two lowercase hex digits');
-  return { traceId: traceId!, spanId: spanId!, sampled: (parseInt(flags!, 16) & 1) === 1 };
+  const bits = parseInt(flags!, 16);
+  return { traceId: traceId!, spanId: spanId!, sampled: (bits & 1) === 1, random: (bits & 2) === 2 };
+}
+
+/** The trace flags byte: sampled (0x01) and random (0x02). */
+export function traceFlagsOf(tp: Pick<TraceParent, 'sampled' | 'random'>): number {
+  return (tp.sampled ? 1 : 0) | (tp.random ? 2 : 0);
 }
 
 export function formatTraceparent(tp: TraceParent): string {
-  return `00-${tp.traceId}-${tp.spanId}-${tp.sampled ? '01' : '00'}`;
+  return `00-${tp.traceId}-${tp.spanId}-0${traceFlagsOf(tp).toString(16)}`;
 }

@@ -16,9 +16,10 @@ import {
   REASON_BAGGAGE_TRUNCATED,
   REASON_INVALID_TRACEPARENT,
 } from './names.js';
-import { decideSampled } from './sampling.js';
+import { decideSampled, rejectionThreshold, thresholdHex } from './sampling.js';
 import { MAX_REDUCE_LINKS } from './spans.js';
 import { parseTraceparent, TraceParentError } from './traceparent.js';
+import type { TraceParent } from './traceparent.js';
 
 export type TracedStatus = TraceStatus & { traceID: string };
 
@@ -37,10 +38,7 @@ export function parseReduceLinks(value: string | undefined): { index: number; at
 }
 
 /** The parent traceparent a job asks for, or a Warning event when it is malformed. */
-function parentOf(
-  job: MapReduceJob,
-  events: JobEvent[],
-): { traceId: string; spanId: string; sampled: boolean } | undefined {
+function parentOf(job: MapReduceJob, events: JobEvent[]): TraceParent | undefined {
   const sources: [string, string | undefined][] = [
     ['spec.telemetry.parentTraceparent', job.spec.telemetry?.parentTraceparent],
     [
@@ -80,6 +78,7 @@ export function updateTraceStatus(r: ReconcileRecord, defaultRatio: number): voi
   if (!status.trace) {
     const parent = parentOf(job, events);
     const traceId = parent?.traceId ?? jobTraceId(job.metadata.uid!);
+    const ratio = job.spec.telemetry?.sampleRatio ?? defaultRatio;
     status.traceID = traceId;
     status.trace = {
       spanID: spanId(traceId, job.metadata.uid!, { kind: 'job' }),
@@ -89,7 +88,14 @@ export function updateTraceStatus(r: ReconcileRecord, defaultRatio: number): voi
         defaultRatio,
         traceId,
       }),
+      // The job's own trace id is a hash: random in its low 56 bits. A parent's says so in its flags.
+      random: parent ? parent.random : true,
     };
+    if (!parent && status.trace.sampled && ratio < 1) {
+      // Sampled by ratio: the threshold goes with the trace (OTEP 235), so agents that sample consistently
+      // make the same decision about it.
+      status.trace.traceState = `ot=th:${thresholdHex(rejectionThreshold(ratio))}`;
+    }
     const { dropped } = baggageOf(job, undefined);
     if (dropped.length > 0) {
       events.push({

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config.js';
-import { decideSampled, samplerRatioFromEnv, traceIdRatioSampled } from '../../src/telemetry/sampling.js';
+import {
+  decideSampled,
+  rejectionThreshold,
+  samplerRatioFromEnv,
+  thresholdHex,
+  traceIdRatioSampled,
+} from '../../src/telemetry/sampling.js';
 
 describe('sampling', function () {
   const envCases: { name: string; env: Record<string, string>; ratio: number }[] = [
@@ -34,22 +40,32 @@ describe('sampling', function () {
     ).to.throw(ConfigError, 'OTEL_TRACES_SAMPLER_ARG: "1.5" must be a number from 0 to 1');
   });
 
-  it('samples by the trace id’s low 64 bits, as the Go SDK’s TraceIDRatioBased sampler does', function () {
-    const low = '0'.repeat(16) + '0000000000000001';
-    const high = '0'.repeat(16) + 'ffffffffffffffff';
-    const middle = '0'.repeat(16) + '7000000000000000'; // 0.4375 of 2^64
-    expect([0, 0.5, 1].map((r) => traceIdRatioSampled(low, r))).to.deep.equal([false, true, true]);
-    expect([0, 0.5, 0.99, 1].map((r) => traceIdRatioSampled(high, r))).to.deep.equal([
-      false,
-      false,
-      false,
-      true,
+  it('samples as OTEP 235: the trace id’s low 56 bits at or above the rejection threshold (1 − ratio) × 2^56', function () {
+    const id = (low56: string): string => '0'.repeat(18) + low56;
+    const cases: [string, number, boolean][] = [
+      [id('00000000000000'), 1, true],
+      [id('00000000000000'), 0.5, false],
+      [id('7fffffffffffff'), 0.5, false], // just below T = 2^55
+      [id('80000000000000'), 0.5, true], // exactly T
+      [id('ffffffffffffff'), 0.01, true],
+      [id('ffffffffffffff'), 0, false],
+      ['ff'.repeat(9) + '00000000000000', 0.99, false], // only the low 56 bits count
+    ];
+    expect(cases.map(([t, r]) => traceIdRatioSampled(t, r))).to.deep.equal(cases.map((c) => c[2]));
+  });
+
+  it('writes the threshold as TRACESTATE’s ot=th value: 14 hex digits, trailing zeros dropped', function () {
+    expect([1, 0.5, 0.25, 0.75, 0.1].map((r) => thresholdHex(rejectionThreshold(r)))).to.deep.equal([
+      '0',
+      '8',
+      'c',
+      '4',
+      'e6666666666666',
     ]);
-    expect([0.4, 0.5].map((r) => traceIdRatioSampled(middle, r))).to.deep.equal([false, true]);
   });
 
   it('lets the parent decide, else the job’s ratio, else the default', function () {
-    const traceId = '0'.repeat(16) + '7000000000000000';
+    const traceId = '0'.repeat(18) + '90000000000000'; // randomness 0.5625 of 2^56
     expect(decideSampled({ parentSampled: false, jobRatio: 1, defaultRatio: 1, traceId })).to.equal(false);
     expect(decideSampled({ parentSampled: true, jobRatio: 0, defaultRatio: 0, traceId })).to.equal(true);
     expect(decideSampled({ jobRatio: 0.5, defaultRatio: 0, traceId })).to.equal(true);

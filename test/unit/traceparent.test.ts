@@ -8,32 +8,37 @@ describe('traceparent', function () {
   const valid: {
     name: string;
     value: string;
-    expect: { traceId: string; spanId: string; sampled: boolean };
+    expect: { traceId: string; spanId: string; sampled: boolean; random: boolean };
   }[] = [
     {
       name: 'the spec example, sampled',
       value: `00-${TRACE}-${SPAN}-01`,
-      expect: { traceId: TRACE, spanId: SPAN, sampled: true },
+      expect: { traceId: TRACE, spanId: SPAN, sampled: true, random: false },
     },
     {
       name: 'not sampled',
       value: `00-${TRACE}-${SPAN}-00`,
-      expect: { traceId: TRACE, spanId: SPAN, sampled: false },
+      expect: { traceId: TRACE, spanId: SPAN, sampled: false, random: false },
     },
     {
-      name: 'other flag bits set, sampled bit read alone',
+      name: 'the random flag (Level 2) beside sampled',
       value: `00-${TRACE}-${SPAN}-03`,
-      expect: { traceId: TRACE, spanId: SPAN, sampled: true },
+      expect: { traceId: TRACE, spanId: SPAN, sampled: true, random: true },
+    },
+    {
+      name: 'other flag bits set, sampled and random bits read alone',
+      value: `00-${TRACE}-${SPAN}-f4`,
+      expect: { traceId: TRACE, spanId: SPAN, sampled: false, random: false },
     },
     {
       name: 'a future version with extra fields (ignored)',
       value: `cc-${TRACE}-${SPAN}-01-what-the-future-holds`,
-      expect: { traceId: TRACE, spanId: SPAN, sampled: true },
+      expect: { traceId: TRACE, spanId: SPAN, sampled: true, random: false },
     },
     {
       name: 'surrounding whitespace',
       value: `  00-${TRACE}-${SPAN}-00 `,
-      expect: { traceId: TRACE, spanId: SPAN, sampled: false },
+      expect: { traceId: TRACE, spanId: SPAN, sampled: false, random: false },
     },
   ];
   for (const tc of valid) {
@@ -76,12 +81,18 @@ describe('traceparent', function () {
     });
   }
 
-  it('formats version 00 with the sampled flag', function () {
-    expect(formatTraceparent({ traceId: TRACE, spanId: SPAN, sampled: true })).to.equal(
+  it('formats version 00 with the sampled and random flags', function () {
+    expect(formatTraceparent({ traceId: TRACE, spanId: SPAN, sampled: true, random: false })).to.equal(
       `00-${TRACE}-${SPAN}-01`,
     );
-    expect(formatTraceparent({ traceId: TRACE, spanId: SPAN, sampled: false })).to.equal(
+    expect(formatTraceparent({ traceId: TRACE, spanId: SPAN, sampled: false, random: false })).to.equal(
       `00-${TRACE}-${SPAN}-00`,
+    );
+    expect(formatTraceparent({ traceId: TRACE, spanId: SPAN, sampled: true, random: true })).to.equal(
+      `00-${TRACE}-${SPAN}-03`,
+    );
+    expect(formatTraceparent({ traceId: TRACE, spanId: SPAN, sampled: false, random: true })).to.equal(
+      `00-${TRACE}-${SPAN}-02`,
     );
   });
 });

@@ -13,6 +13,7 @@ import { ControllerHarness, HARNESS_UID } from '../support/controllerharness.js'
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod, reducePod } from '../support/podstates.js';
+import { rejectionThreshold, thresholdHex } from '../../src/telemetry/sampling.js';
 
 const UID = HARNESS_UID;
 
@@ -155,7 +156,7 @@ describe('tracing hooks', function () {
     );
     await h.reconcile(at(0));
     const agent = id({ kind: 'agent', phase: 'map', index: 0, attempt: 0 });
-    const traceparent = `00-${jobTraceId(UID)}-${agent}-01`;
+    const traceparent = `00-${jobTraceId(UID)}-${agent}-03`; // sampled, and random (the id is a hash)
     expect(h.created()).to.have.length(1);
     expect(h.created()[0]!.annotations['mapreduce.dev/traceparent']).to.equal(traceparent);
     const env = h.created()[0]!.env;
@@ -205,13 +206,33 @@ describe('tracing hooks', function () {
     ]);
   });
 
+  it('gives a job sampled by ratio its OTEP 235 threshold in TRACESTATE, and keeps a parent’s random flag as it was', async function () {
+    const byRatio = new Harness(makeJob('wc').items(['a']).telemetry({ sampleRatio: 0.999 }));
+    await byRatio.reconcile(at(0));
+    expect(byRatio.job.status?.trace?.sampled).to.equal(true);
+    expect(byRatio.created()[0]!.env.TRACESTATE).to.equal(`ot=th:${thresholdHex(rejectionThreshold(0.999))}`);
+
+    const flags: string[] = [];
+    for (const parentFlags of ['01', '03']) {
+      const h = new Harness(
+        makeJob('wc')
+          .items(['a'])
+          .annotate('mapreduce.dev/traceparent', `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-${parentFlags}`),
+      );
+      await h.reconcile(at(0));
+      flags.push(h.created()[0]!.env.TRACEPARENT!.slice(-2));
+      expect(h.created()[0]!.env.TRACESTATE).to.equal(undefined); // the parent decided: no threshold of ours
+    }
+    expect(flags).to.deep.equal(['01', '03']);
+  });
+
   it('exports nothing for an unsampled job and tells its pods so', async function () {
     const h = new Harness(makeJob('wc').items(['a']).telemetry({ sampleRatio: 0 }));
     await h.reconcile(at(0));
     await h.reconcile(at(10), [mapPod(0).succeeded('"a"', at(4)).obj()]);
     expect(h.job.status?.phase).to.equal('Succeeded');
     expect(h.job.status?.trace?.sampled).to.equal(false);
-    expect(h.created()[0]!.env.TRACEPARENT).to.match(/-00$/);
+    expect(h.created()[0]!.env.TRACEPARENT).to.match(/-02$/); // not sampled; random
     expect(h.spans()).to.deep.equal([]);
   });
 
