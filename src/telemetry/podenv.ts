@@ -31,7 +31,7 @@ export function traceContextForPod(
   job: MapReduceJob,
   status: MapReduceJobStatus,
   target: PodToCreate,
-  clusterName?: string,
+  cluster: { name?: string | undefined; uid?: string | undefined } = {},
 ): PodDecorations {
   const traced = tracedStatus(status);
   if (!traced) return { env: [], annotations: {} };
@@ -54,7 +54,8 @@ export function traceContextForPod(
     `${Attr.K8sPodName}=$(${ENV_POD_NAME})`,
     `${Attr.K8sPodUid}=$(${ENV_POD_UID})`,
     `${Attr.K8sNodeName}=$(${ENV_NODE_NAME})`,
-    ...(clusterName ? [`${Attr.K8sClusterName}=${encodeURIComponent(clusterName)}`] : []),
+    ...(cluster.name ? [`${Attr.K8sClusterName}=${encodeURIComponent(cluster.name)}`] : []),
+    ...(cluster.uid ? [`${Attr.K8sClusterUid}=${encodeURIComponent(cluster.uid)}`] : []),
   ].join(',');
   const env: V1EnvVar[] = [
     ...Object.entries(carrier).map(([name, value]) => ({ name, value })),

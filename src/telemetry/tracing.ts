@@ -7,6 +7,7 @@ import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import type { ControllerHooks, PodDecorations, ReconcileRecord } from '../controller/hooks.js';
 import type { PodToCreate } from '../controller/jobstate.js';
 import type { DurableSpanExporter } from './exporter.js';
+import { Attr } from './names.js';
 import { spansToExport } from './phasespans.js';
 import { traceContextForPod } from './podenv.js';
 import { jobTraceOf } from './spans.js';
@@ -22,14 +23,28 @@ export interface TracingOptions {
 }
 
 export class TracingHooks implements ControllerHooks {
-  constructor(private readonly options: TracingOptions) {}
+  /** k8s.cluster.uid, once resource detection has it (before the controller starts: main awaits it). */
+  private clusterUid: string | undefined;
+
+  constructor(private readonly options: TracingOptions) {
+    options.resource.then(
+      (r) => {
+        const uid = r.attributes[Attr.K8sClusterUid];
+        if (typeof uid === 'string') this.clusterUid = uid;
+      },
+      () => undefined, // detection failures are the resource's business; pods then go without the uid
+    );
+  }
 
   decorateStatus(r: ReconcileRecord): void {
     updateTraceStatus(r, this.options.defaultRatio);
   }
 
   decoratePod(job: MapReduceJob, status: MapReduceJobStatus, target: PodToCreate): PodDecorations {
-    return traceContextForPod(job, status, target, this.options.clusterName);
+    return traceContextForPod(job, status, target, {
+      name: this.options.clusterName,
+      uid: this.clusterUid,
+    });
   }
 
   async recordFinished(r: ReconcileRecord): Promise<void> {

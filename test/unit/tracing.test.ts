@@ -226,6 +226,28 @@ describe('tracing hooks', function () {
     expect(flags).to.deep.equal(['01', '03']);
   });
 
+  it('names the cluster in the pods’ resource: k8s.cluster.name and the detected k8s.cluster.uid, percent-encoded', async function () {
+    const hooks = new TracingHooks({
+      exporter: new DurableSpanExporter([new InMemorySpanExporter()]),
+      resource: Promise.resolve(resourceFromAttributes({ 'k8s.cluster.uid': 'c0ffee-1' })),
+      version: '0.1.0',
+      defaultRatio: 1,
+      clusterName: 'eu west,1',
+    });
+    await Promise.resolve(); // the resource's detection has resolved
+    const job = makeJob('wc').items(['a']).obj();
+    job.metadata = { ...job.metadata, namespace: 'ns', uid: UID };
+    const status = { trace: { spanID: 'ab'.repeat(8), sampled: true }, traceID: jobTraceId(UID) };
+    const env = Object.fromEntries(
+      hooks
+        .decoratePod(job, status, { phase: 'map', index: 0, attempt: 0 })
+        .env.map((e) => [e.name, e.value]),
+    );
+    expect(env.OTEL_RESOURCE_ATTRIBUTES).to.equal(
+      'service.name=wc,k8s.namespace.name=ns,k8s.pod.name=$(MAPREDUCE_POD_NAME),k8s.pod.uid=$(MAPREDUCE_POD_UID),k8s.node.name=$(MAPREDUCE_NODE_NAME),k8s.cluster.name=eu%20west%2C1,k8s.cluster.uid=c0ffee-1',
+    );
+  });
+
   it('exports nothing for an unsampled job and tells its pods so', async function () {
     const h = new Harness(makeJob('wc').items(['a']).telemetry({ sampleRatio: 0 }));
     await h.reconcile(at(0));
