@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   Object.assign(process.env, otelEnv); // the OTLP exporters read their settings from process.env
   const tracing = tracingFromEnv(otelEnv);
   log.info(tracing.description);
+  for (const warning of tracing.warnings) log.warn(warning);
   const exporter = new DurableSpanExporter(tracing.exporters, {
     batchSize: tracing.batchSize,
     deadlineMs: tracing.exportTimeoutMs,

@@ -1,29 +1,36 @@
 // Head sampling, decided once per job at its start: parent-based, with a trace-id-ratio root.
-import { ConfigError } from '../config.js';
 
-/** The root ratio from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the SDK's values). */
-export function samplerRatioFromEnv(env: NodeJS.ProcessEnv): number {
+/**
+ * The root ratio from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the SDK's values). An unknown sampler or a
+ * bad ratio is not fatal: as the specification asks, it is a warning and the default (parentbased_always_on,
+ * ratio 1) applies.
+ */
+export function samplerRatioFromEnv(env: NodeJS.ProcessEnv): { ratio: number; warning?: string } {
   const sampler = (env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on').trim().toLowerCase();
   switch (sampler) {
     case 'always_on':
     case 'parentbased_always_on':
-      return 1;
+      return { ratio: 1 };
     case 'always_off':
     case 'parentbased_always_off':
-      return 0;
+      return { ratio: 0 };
     case 'traceidratio':
     case 'parentbased_traceidratio': {
       const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-      if (arg === undefined || arg === '') return 1;
+      if (arg === undefined || arg === '') return { ratio: 1 };
       const ratio = Number(arg);
       if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1)
-        throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG: "${arg}" must be a number from 0 to 1`);
-      return ratio;
+        return {
+          ratio: 1,
+          warning: `OTEL_TRACES_SAMPLER_ARG: "${arg}" is not a number from 0 to 1; using ratio 1`,
+        };
+      return { ratio };
     }
     default:
-      throw new ConfigError(
-        `OTEL_TRACES_SAMPLER: "${sampler}" is not supported; use always_on, always_off, traceidratio or their parentbased_ forms`,
-      );
+      return {
+        ratio: 1,
+        warning: `OTEL_TRACES_SAMPLER: "${sampler}" is not supported (always_on, always_off, traceidratio or their parentbased_ forms); using parentbased_always_on`,
+      };
   }
 }
 

@@ -26,14 +26,18 @@ export interface TracingSetup {
   defaultRatio: number;
   /** Why tracing is on or off, for the startup log. */
   description: string;
+  /** Settings ignored for a default, each to be logged as a warning. */
+  warnings: string[];
 }
 
 /** Reads OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,PROTOCOL}, OTEL_TRACES_SAMPLER[_ARG]. */
 export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
-  const defaultRatio = samplerRatioFromEnv(env);
+  const sampler = samplerRatioFromEnv(env);
+  const defaultRatio = sampler.ratio;
+  const warnings = sampler.warning ? [sampler.warning] : [];
   const batchSize = positiveInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', EXPORT_BATCH_SIZE);
   const exportTimeoutMs = positiveInt(env, 'OTEL_BSP_EXPORT_TIMEOUT', EXPORT_RETRY_DEADLINE_MS);
-  const base = { defaultRatio, batchSize, exportTimeoutMs };
+  const base = { defaultRatio, batchSize, exportTimeoutMs, warnings };
   if (sdkDisabled(env)) return { ...base, exporters: [], description: 'tracing off: OTEL_SDK_DISABLED=true' };
   const names = exporterNames(env, 'TRACES');
   const exporters: SpanExporter[] = [];

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { ConfigError } from '../../src/config.js';
 import {
   decideSampled,
   rejectionThreshold,
@@ -26,18 +25,22 @@ describe('sampling', function () {
   ];
   for (const tc of envCases) {
     it(`reads the root ratio from ${tc.name}`, function () {
-      expect(samplerRatioFromEnv(tc.env)).to.equal(tc.ratio);
+      expect(samplerRatioFromEnv(tc.env)).to.deep.equal({ ratio: tc.ratio });
     });
   }
 
-  it('refuses an unknown sampler and an out-of-range ratio, naming the variable', function () {
-    expect(() => samplerRatioFromEnv({ OTEL_TRACES_SAMPLER: 'jaeger_remote' })).to.throw(
-      ConfigError,
-      'OTEL_TRACES_SAMPLER: "jaeger_remote" is not supported',
-    );
-    expect(() =>
+  it('warns of an unknown sampler or an out-of-range ratio, naming the variable, and uses the default', function () {
+    expect([
+      samplerRatioFromEnv({ OTEL_TRACES_SAMPLER: 'jaeger_remote' }),
       samplerRatioFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }),
-    ).to.throw(ConfigError, 'OTEL_TRACES_SAMPLER_ARG: "1.5" must be a number from 0 to 1');
+    ]).to.deep.equal([
+      {
+        ratio: 1,
+        warning:
+          'OTEL_TRACES_SAMPLER: "jaeger_remote" is not supported (always_on, always_off, traceidratio or their parentbased_ forms); using parentbased_always_on',
+      },
+      { ratio: 1, warning: 'OTEL_TRACES_SAMPLER_ARG: "1.5" is not a number from 0 to 1; using ratio 1' },
+    ]);
   });
 
   it('samples as OTEP 235: the trace id’s low 56 bits at or above the rejection threshold (1 − ratio) × 2^56', function () {
