@@ -40,6 +40,8 @@ export const Attr = {
   K8sClusterName: 'k8s.cluster.name',
   K8sContainerName: 'k8s.container.name',
   ServiceName: 'service.name',
+  /** Semantic conventions: the class of error on a span whose status is Error. */
+  ErrorType: 'error.type',
   ExceptionType: 'exception.type',
   ExceptionMessage: 'exception.message',
 } as const;

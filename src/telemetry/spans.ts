@@ -151,7 +151,7 @@ export function jobSpan(
       [Attr.JobFailedItems]: status.failedItems ?? 0,
       [Attr.JobRetries]: status.retries ?? 0,
       [Attr.JobPhase]: status.phase ?? 'Pending',
-      ...(failed ? { [Attr.FailureReason]: failed.reason } : {}),
+      ...(failed ? { [Attr.FailureReason]: failed.reason, [Attr.ErrorType]: failed.reason } : {}),
     },
     error: failed ? `${failed.reason}: ${failed.message}` : undefined,
   });
@@ -202,7 +202,7 @@ export function agentSpanContext(
 
 /**
  * One pod attempt, from the pod's creation to its container's termination (the pod's own timestamps).
- * An attempt still running when the job ended is "cancelled" and ends at `now`.
+ * An attempt still running when the job ended is "cancelled" (not an error) and ends at `now`.
  */
 export function agentSpan(
   jt: JobTrace,
@@ -243,9 +243,9 @@ export function agentSpan(
       },
       droppedAttributesCount: 0,
     });
-  } else if (o.state === 'active') {
-    error = 'cancelled: the job ended while this attempt ran';
   }
+  // An attempt still running when its job ended was cancelled: its outcome says so, but it is no error of
+  // the agent's (status unset, no error.type), as the semantic conventions have it for cancelled work.
 
   const links: Link[] = [];
   if (o.attempt > 0) {
@@ -274,7 +274,10 @@ export function agentSpan(
   if (pod.metadata?.uid) attributes[Attr.K8sPodUid] = pod.metadata.uid;
   if (pod.spec?.nodeName) attributes[Attr.K8sNodeName] = pod.spec.nodeName;
   if (o.exitCode !== undefined) attributes[Attr.AgentExitCode] = o.exitCode;
-  if (error) attributes[Attr.FailureReason] = o.state === 'active' ? 'Cancelled' : error;
+  if (error) {
+    attributes[Attr.FailureReason] = error;
+    attributes[Attr.ErrorType] = error;
+  }
 
   const parentKind = o.phase === PHASE_MAP ? 'map' : 'reduce';
   return makeSpan(jt, env, {

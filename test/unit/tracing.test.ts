@@ -134,6 +134,8 @@ describe('tracing hooks', function () {
       'mapreduce.agent.exit_code': 1,
       'mapreduce.agent.duration_ms': 5000,
       'mapreduce.agent.outcome': 'failed',
+      'mapreduce.failure.reason': 'exit code 1',
+      'error.type': 'exit code 1',
     });
     const retry = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 1, 'mapreduce.attempt': 1 });
     expect(retry.links.map((l) => l.context.spanId)).to.deep.equal([failed.spanContext().spanId]);
@@ -290,6 +292,11 @@ describe('tracing hooks', function () {
     expect(h.job.status?.phase).to.equal('Failed');
     const cancelled = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 1 });
     expect(cancelled.attributes['mapreduce.agent.outcome']).to.equal('cancelled');
+    // Cancelled work is not an error of the agent's: status unset, no error.type (semantic conventions).
+    expect([cancelled.status.code, cancelled.attributes['error.type']]).to.deep.equal([
+      SpanStatusCode.UNSET,
+      undefined,
+    ]);
     expect(hrTimeToMilliseconds(cancelled.endTime)).to.equal(at(10).getTime());
     const oom = h.span('mapreduce.agent.execute', { 'mapreduce.item.index': 0 });
     expect(oom.status).to.deep.equal({ code: SpanStatusCode.ERROR, message: 'OOMKilled' });
