@@ -6,7 +6,13 @@ import { ExportResultCode, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { DurableSpanExporter, EXPORT_BATCH_SIZE, SpanExportError } from '../../src/telemetry/exporter.js';
+import {
+  DurableSpanExporter,
+  estimatedSpanBytes,
+  EXPORT_BATCH_SIZE,
+  MAX_EXPORT_BATCH_BYTES,
+  SpanExportError,
+} from '../../src/telemetry/exporter.js';
 import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
 import { TracingHooks } from '../../src/telemetry/tracing.js';
 import { ControllerHarness, HARNESS_UID } from '../support/controllerharness.js';
@@ -364,6 +370,35 @@ describe('DurableSpanExporter', function () {
       all.length - EXPORT_BATCH_SIZE,
     ]);
     expect(sleeps).to.deep.equal([100, 200]);
+  });
+
+  it('sizes requests by bytes too: spans with 64 user attributes of 1 KiB go in requests under MAX_EXPORT_BATCH_BYTES', async function () {
+    const attributes: Record<string, string> = {};
+    for (let i = 0; i < 64; i++) attributes[`a${i}`] = 'x'.repeat(1024);
+    const h = new Harness(
+      makeJob('wc')
+        .items(Array.from({ length: 200 }, (_, i) => String(i)))
+        .parallelism(200)
+        .telemetry({ attributes }),
+    );
+    await h.reconcile(at(0));
+    await h.reconcile(
+      at(10),
+      Array.from({ length: 200 }, (_, i) => mapPod(i).succeeded('"x"', at(5)).obj()),
+    );
+    const all = h.spans();
+    const recorder = new FlakyExporter(0);
+    await new DurableSpanExporter([recorder]).export(all);
+    const sizes = recorder.received.map((b) => b.reduce((n, span) => n + estimatedSpanBytes(span), 0));
+    // Each span is ~66 KB; 512 of them would be ~33 MiB in one request.
+    expect(estimatedSpanBytes(all[0]!)).to.be.within(66_000, 70_000);
+    expect(Math.max(...sizes)).to.be.at.most(MAX_EXPORT_BATCH_BYTES);
+    expect(recorder.received.flat().map((s) => s.spanContext().spanId)).to.deep.equal(
+      all.map((s) => s.spanContext().spanId),
+    );
+    expect(recorder.received.length).to.equal(
+      Math.ceil(all.length / Math.floor(MAX_EXPORT_BATCH_BYTES / estimatedSpanBytes(all[0]!))),
+    );
   });
 
   it('gives up after its deadline with an error naming the cause', async function () {
