@@ -118,6 +118,26 @@ describe('tracing', function () {
     return op;
   }
 
+  it('delivers spans carrying 64 user attributes of 1 KiB each (the CRD’s most) to Jaeger’s 4 MiB gRPC receiver', async function () {
+    await start();
+    const attributes: Record<string, string> = {};
+    for (let i = 0; i < 64; i++) attributes[`attr${i}`] = 'x'.repeat(1024);
+    // 100 agent spans of ~66 KB: 6.6 MB of spans, more than one gRPC message may carry.
+    await createJob(
+      ns.name,
+      makeJob('wide')
+        .items(Array.from({ length: 100 }, (_, i) => i))
+        .parallelism(100)
+        .telemetry({ attributes })
+        .obj(),
+    );
+    const job = await waitForPhase(ns.name, 'wide', ['Succeeded', 'Failed'], 90_000);
+    expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 100 });
+    const trace = await jaeger.waitForTrace(job.status!.traceID!, 1 + 1 + 100);
+    expect(trace.spans).to.have.length(102);
+    expect(new Set(trace.spans.map((s) => tag(s, 'attr63')))).to.deep.equal(new Set(['x'.repeat(1024)]));
+  });
+
   it('makes a 50-item job with retries and failures one complete trace', async function () {
     const op = await start();
     await createJob(ns.name, fiftyItemJob('fifty'));
