@@ -3,9 +3,7 @@
 // refusal is the API server's own answer and names the field. The policy and binding are cluster-scoped, so
 // each run renders them under its own release name, binds them to its own namespace only (other suites on the
 // shared cluster are untouched) and deletes them afterwards.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { expect } from 'chai';
 import { loadAll } from 'js-yaml';
 import {
@@ -31,26 +29,17 @@ import {
   createTestNamespace,
   deleteTestNamespace,
   kubeconfigPath,
-  REPO_ROOT,
   waitFor,
 } from '../support/cluster.js';
+import { CHART, helm, helmError, KUBE_VERSION } from '../support/helm.js';
 import { makeJob } from '../support/jobbuilder.js';
 
-const CHART = path.join(REPO_ROOT, 'charts', 'mapreduce-operator');
-const KUBE_VERSION = '1.33.0';
 const POLICY_TEMPLATE = 'templates/admissionpolicy.yaml';
 
 interface Rendered {
   kind: string;
   metadata: { name: string };
   [key: string]: unknown;
-}
-
-function helm(...args: string[]): string {
-  const helmPath = execFileSync('bash', [path.join(REPO_ROOT, 'hack', 'tool-path.sh'), 'helm'], {
-    encoding: 'utf8',
-  }).trim();
-  return execFileSync(helmPath, args, { encoding: 'utf8', stdio: 'pipe' });
 }
 
 function renderPolicy(release: string, ...set: string[]): Rendered[] {
@@ -68,12 +57,7 @@ function renderPolicy(release: string, ...set: string[]): Rendered[] {
 }
 
 function renderError(...args: string[]): string {
-  try {
-    helm('template', 'mr', CHART, ...args);
-    return '';
-  } catch (err) {
-    return String((err as { stderr?: string }).stderr);
-  }
+  return helmError('template', 'mr', CHART, ...args);
 }
 
 /** The field each validation names, from its static message ("<field>: Forbidden: ..."). */

@@ -10,39 +10,17 @@ import { load, loadAll } from 'js-yaml';
 import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1Deployment, V1PolicyRule } from '@kubernetes/client-node';
 import { kubeconfigPath, kubectl, REPO_ROOT, useTestNamespace } from '../support/cluster.js';
+import { CHART, helm, helmError, KUBE_VERSION, serviceAccountKubeconfig } from '../support/helm.js';
 import { createJob, waitForPhase } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
 import { startOperator } from '../support/operator.js';
 import type { OperatorProcess } from '../support/operator.js';
-
-const CHART = path.join(REPO_ROOT, 'charts', 'mapreduce-operator');
-const KUBE_VERSION = '1.33.0';
-
-function tool(name: string): string {
-  return execFileSync('bash', [path.join(REPO_ROOT, 'hack', 'tool-path.sh'), name], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-}
 
 interface Manifest {
   kind: string;
   metadata: { name: string; namespace?: string };
   rules?: V1PolicyRule[];
   [key: string]: unknown;
-}
-
-function helm(...args: string[]): string {
-  return execFileSync(tool('helm'), args, { encoding: 'utf8', stdio: 'pipe' });
-}
-
-function helmError(...args: string[]): string {
-  try {
-    helm(...args);
-    return '';
-  } catch (err) {
-    return String((err as { stderr?: string }).stderr);
-  }
 }
 
 function render(...set: string[]): Manifest[] {
@@ -269,19 +247,7 @@ describe('install', function () {
         '--set-string',
         'podAnnotations.sim\\.mapreduce\\.dev/never-finish=true',
       );
-      const token = kubectl('create', 'token', `${release}-mapreduce-operator`, '-n', release).trim();
-      const admin = new KubeConfig();
-      admin.loadFromFile(kubeconfigPath());
-      const cluster = admin.getCurrentCluster()!;
-      const kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: [cluster],
-        users: [{ name: 'operator', token }],
-        contexts: [{ name: 'operator', cluster: cluster.name, user: 'operator' }],
-        currentContext: 'operator',
-      });
-      tokenKubeconfig = path.join(mkdtempSync(path.join(tmpdir(), 'sa-')), 'kubeconfig');
-      writeFileSync(tokenKubeconfig, kc.exportConfig());
+      tokenKubeconfig = serviceAccountKubeconfig(release, `${release}-mapreduce-operator`);
     });
 
     after(async function () {

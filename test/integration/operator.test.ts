@@ -9,30 +9,15 @@ import {
   jobPods,
   jobResults,
   patchJobSpec,
-  PodWatcher,
   waitForEvent,
   waitForPhase,
 } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
-import { startOperator } from '../support/operator.js';
-import type { OperatorProcess } from '../support/operator.js';
+import { useWatchedOperator } from '../support/operator.js';
 
 describe('operator', function () {
   const ns = useTestNamespace('op');
-  let operator: OperatorProcess | undefined;
-  let watcher: PodWatcher;
-
-  beforeEach(async function () {
-    watcher = new PodWatcher();
-    await watcher.start(ns.name);
-    operator = await startOperator(ns.name);
-  });
-
-  afterEach(async function () {
-    watcher.stop();
-    await operator?.kill();
-    operator = undefined;
-  });
+  const w = useWatchedOperator(ns);
 
   it('runs a word count over inline items with a reduce, and cleans up its pods', async function () {
     const words = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'the', 'lazy', 'dog'];
@@ -58,9 +43,9 @@ describe('operator', function () {
     expect(await jobResults(ns.name, 'wc')).to.deep.equal(
       Object.fromEntries(words.map((w, i) => [String(i), JSON.stringify(w)])),
     );
-    expect(watcher.maxActive).to.be.at.most(3);
+    expect(w.watcher.maxActive).to.be.at.most(3);
     await waitFor('the job’s pods to be deleted', async () => (await jobPods(ns.name, 'wc')).length === 0);
-    expect(watcher.duplicates()).to.deep.equal([]);
+    expect(w.watcher.duplicates()).to.deep.equal([]);
     const reasons = (await waitForEvent(ns.name, 'wc', 'Completed')).map((e) => e.reason);
     expect(reasons).to.include.members(['Started', 'Reducing', 'Completed']);
   });
@@ -251,9 +236,9 @@ describe('operator', function () {
         const pods = await jobPods(ns.name, 'crash');
         return pods.some((p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Running');
       });
-      await operator!.kill();
+      await w.operator.kill();
       await new Promise((r) => setTimeout(r, 700));
-      operator = await startOperator(ns.name);
+      await w.restart();
     }
     const job = await waitForPhase(ns.name, 'crash', ['Succeeded', 'Failed']);
     expect(job.status).to.deep.include({
@@ -266,7 +251,7 @@ describe('operator', function () {
       result: 'sum',
     });
     expect(Object.keys(await jobResults(ns.name, 'crash'))).to.have.length(30);
-    expect(watcher.duplicates()).to.deep.equal([]);
-    expect(watcher.maxActive).to.be.at.most(5);
+    expect(w.watcher.duplicates()).to.deep.equal([]);
+    expect(w.watcher.maxActive).to.be.at.most(5);
   });
 });

@@ -11,14 +11,12 @@ import {
   jobConfigMaps,
   jobPods,
   jobResults,
-  PodWatcher,
   waitForEvent,
   waitForPhase,
 } from '../support/jobs.js';
 import { resultPieceNames } from '../../src/controller/resultstore.js';
 import { makeJob } from '../support/jobbuilder.js';
-import { startOperator } from '../support/operator.js';
-import type { OperatorProcess } from '../support/operator.js';
+import { useWatchedOperator } from '../support/operator.js';
 
 const FINALIZER = 'mapreduce.dev/tracking';
 
@@ -28,20 +26,7 @@ function tracked(pods: V1Pod[]): string[] {
 
 describe('tracked pods', function () {
   const ns = useTestNamespace('trk');
-  let operator: OperatorProcess | undefined;
-  let watcher: PodWatcher;
-
-  beforeEach(async function () {
-    watcher = new PodWatcher();
-    await watcher.start(ns.name);
-    operator = await startOperator(ns.name);
-  });
-
-  afterEach(async function () {
-    watcher.stop();
-    operator?.proc.kill('SIGCONT');
-    await operator?.kill();
-  });
+  const w = useWatchedOperator(ns);
 
   it('counts every attempt once when finished pods are deleted while the operator is paused', async function () {
     // 200 items at once: 0-49 fail their first attempt, 50-69 fail every attempt (3), the rest succeed.
@@ -61,7 +46,7 @@ describe('tracked pods', function () {
         .obj(),
     );
     await waitFor('the first 200 pods', async () => (await jobPods(ns.name, 'trk')).length === TOTAL);
-    operator!.proc.kill('SIGSTOP');
+    w.operator.proc.kill('SIGSTOP');
     await waitFor('all 200 pods to finish', async () =>
       (await jobPods(ns.name, 'trk')).every(
         (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed',
@@ -72,7 +57,7 @@ describe('tracked pods', function () {
     kubectl('delete', 'pods', '-n', ns.name, '--field-selector=status.phase=Failed', '--wait=false');
     const held = await jobPods(ns.name, 'trk');
     expect(held.filter((p) => p.metadata?.deletionTimestamp).length).to.equal(TOTAL); // the finalizer holds them
-    operator!.proc.kill('SIGCONT');
+    w.operator.proc.kill('SIGCONT');
 
     const job = await waitForPhase(ns.name, 'trk', ['Succeeded', 'Failed'], 90_000);
     expect(job.status).to.deep.include({
@@ -86,7 +71,7 @@ describe('tracked pods', function () {
     for (const [i, item] of items.entries())
       if (i < 50 || i >= 70) expected[String(i)] = JSON.stringify(item);
     expect(await jobResults(ns.name, 'trk')).to.deep.equal(expected);
-    expect(watcher.duplicates()).to.deep.equal([]); // no attempt got a second pod
+    expect(w.watcher.duplicates()).to.deep.equal([]); // no attempt got a second pod
     // Only the kept failed pods remain, none tracked.
     const left = await waitFor('counted pods to go', async () => {
       const pods = await jobPods(ns.name, 'trk');
@@ -151,7 +136,7 @@ describe('tracked pods', function () {
     expect(job.status).to.deep.include({ phase: 'Succeeded', succeededItems: 3 });
     expect(await jobResults(ns.name, 'again')).to.deep.equal({ 0: '"new-a"', 1: '"new-b"', 2: '"new-c"' });
     expect(
-      watcher.duplicates().filter((name) => !name.startsWith('again-0-0') && !name.startsWith('again-1-0')),
+      w.watcher.duplicates().filter((name) => !name.startsWith('again-0-0') && !name.startsWith('again-1-0')),
     ).to.deep.equal([]);
   });
 

@@ -8,6 +8,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeconfigPath, kubectl, REPO_ROOT } from './cluster.js';
 
 export const CHART = path.join(REPO_ROOT, 'charts', 'mapreduce-operator');
+/** The Kubernetes version charts are rendered for offline: the local control plane's minor. */
+export const KUBE_VERSION = '1.33.0';
 
 export function helm(...args: string[]): string {
   const bin = execFileSync('bash', [path.join(REPO_ROOT, 'hack', 'tool-path.sh'), 'helm'], {
@@ -15,6 +17,16 @@ export function helm(...args: string[]): string {
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
   return execFileSync(bin, args, { encoding: 'utf8', stdio: 'pipe' });
+}
+
+/** What Helm wrote to stderr when the command failed; '' when it succeeded. */
+export function helmError(...args: string[]): string {
+  try {
+    helm(...args);
+    return '';
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr);
+  }
 }
 
 /** A kubeconfig file for the cluster under test that presents only this ServiceAccount's token. */

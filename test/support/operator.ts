@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { kubeconfigPath, REPO_ROOT, waitFor, WaitAborted } from './cluster.js';
+import { PodWatcher } from './jobs.js';
 
 export interface OperatorProcess {
   proc: ChildProcess;
@@ -96,6 +97,47 @@ export async function startOperator(
     async stop() {
       proc.kill('SIGTERM');
       return exited;
+    },
+  };
+}
+
+export interface WatchedOperator {
+  /** The operator of the current test. */
+  operator: OperatorProcess;
+  /** Every pod the namespace saw during the test (duplicates, peak activity). */
+  watcher: PodWatcher;
+  /** SIGKILLs the operator and starts a new one, as a crash and its restart. */
+  restart(): Promise<void>;
+}
+
+/**
+ * For each test: a PodWatcher on the namespace and an operator for it; afterwards both are stopped (a paused
+ * operator resumed first, so it can be killed).
+ */
+export function useWatchedOperator(ns: { readonly name: string }): WatchedOperator {
+  let current: OperatorProcess | undefined;
+  let watcher: PodWatcher | undefined;
+  beforeEach(async function () {
+    watcher = new PodWatcher();
+    await watcher.start(ns.name);
+    current = await startOperator(ns.name);
+  });
+  afterEach(async function () {
+    watcher?.stop();
+    current?.proc.kill('SIGCONT');
+    await current?.kill();
+    current = undefined;
+  });
+  return {
+    get operator() {
+      return current!;
+    },
+    get watcher() {
+      return watcher!;
+    },
+    async restart() {
+      await current?.kill();
+      current = await startOperator(ns.name);
     },
   };
 }

@@ -92,6 +92,13 @@ function owned(w: World, pod: V1Pod): V1Pod {
   return pod;
 }
 
+/** Item 0 succeeded (its pod finished at 1 s) while item 1 runs. */
+function item0DoneItem1Running(): V1Pod[] {
+  return [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()];
+}
+/** When item 0's result has waited FLUSH_AFTER_MS (10 s) and is stored although item 1 still runs. */
+const RESULT_DUE = at(11);
+
 /** A results piece ConfigMap as an earlier reconcile of this job created it. */
 function resultsPiece(w: World, first: number, data: Record<string, string>): V1ConfigMap {
   return {
@@ -308,8 +315,8 @@ const cases: Case[] = [
     name: 'an item succeeds: result stored, then spans, then the next pod, then the status',
     job: three(),
     status: running(),
-    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(11),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
     expect: {
       calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
@@ -320,8 +327,8 @@ const cases: Case[] = [
     name: 'a piece a lost status write left behind (the status does not list it) is replaced, not trusted',
     job: three(),
     status: running(),
-    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(11),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
     setup: (w) => w.client.configMaps.push(resultsPiece(w, 0, { 0: '"old"', 1: '"gone"' })),
     expect: {
       calls: [
@@ -342,8 +349,8 @@ const cases: Case[] = [
     name: 'a results piece of an earlier job of the same name is never taken as ours: retried',
     job: three(),
     status: running(),
-    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(11),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
     setup: (w) => {
       const foreign = resultsPiece(w, 0, { 0: '"theirs"' });
       foreign.metadata!.ownerReferences![0]!.uid = 'uid-of-the-old-job';
@@ -359,8 +366,8 @@ const cases: Case[] = [
     name: 'results cannot be stored: no spans, no pod change, no status; the error is retried',
     job: three(),
     status: running(),
-    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(11),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
     setup: (w) => w.client.fail('createNamespacedConfigMap', 500, 'ns/wc-results-0'),
     expect: {
       calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0],
@@ -371,8 +378,8 @@ const cases: Case[] = [
     name: 'spans not accepted: no pod is created or deleted and the status is not written',
     job: three(),
     status: running(),
-    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(11),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
     setup: (w) => (w.hooks.rejectRecordFinished = true),
     expect: {
       calls: [
@@ -522,7 +529,7 @@ const cases: Case[] = [
     job: three(),
     status: running(),
     pods: [mapPod(0).succeeded('"A"').tracked().deleting(at(8)).obj(), mapPod(1).running().tracked().obj()],
-    now: at(11),
+    now: RESULT_DUE,
     expect: {
       calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
@@ -591,8 +598,8 @@ const cases: Case[] = [
     name: 'the status write conflicts (stale cache): no statusWritten hook, no Events, retried',
     job: three(),
     status: running(),
-    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).running().obj()],
-    now: at(11),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
     setup: (w) => w.client.fail('replaceNamespacedCustomObjectStatus', 409),
     expect: {
       calls: [
