@@ -18,6 +18,7 @@ HELM_BIN_DIR="$MAPREDUCE_CACHE_DIR/helm-$HELM_VERSION-release-$GO_VERSION_KEY"
 NODE_DIR="$MAPREDUCE_CACHE_DIR/node-$NODE_VERSION"
 PROMETHEUS_DIR="$MAPREDUCE_CACHE_DIR/prometheus-$PROMETHEUS_DEB_VERSION"
 LUA_DIR="$MAPREDUCE_CACHE_DIR/lua-$LUA_DEB_VERSION"
+FAKETIME_DIR="$MAPREDUCE_CACHE_DIR/faketime-$FAKETIME_DEB_VERSION"
 # Keyed by its source, so an edit to hack/kstatus rebuilds it.
 KSTATUS_BIN_DIR="$MAPREDUCE_CACHE_DIR/kstatus-$(cat "$HACK_DIR"/kstatus/go.mod "$HACK_DIR"/kstatus/go.sum "$HACK_DIR"/kstatus/main.go | sha256sum | cut -c1-12)-$GO_VERSION_KEY"
 

@@ -4,6 +4,7 @@
 #   helm        built from its pinned Go module (hack/build-control-plane.sh helm)
 #   prometheus  Debian's package at PROMETHEUS_DEB_VERSION, unpacked into the cache (no service is installed)
 #   lua         Debian's lua5.1 (Argo CD's health checks are Lua 5.1), unpacked the same way
+#   faketime    Debian's libfaketime, unpacked the same way: prints the library to LD_PRELOAD
 #   kstatus     hack/kstatus: what Flux and kpt compute of an object (sigs.k8s.io/cli-utils, pinned in its go.mod)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -48,7 +49,10 @@ case "${1:-}" in
     echo "$PROMETHEUS_DIR/usr/bin/prometheus" ;;
   lua) [ -x "$LUA_DIR/lua" ] || install_lua >&2
     echo "$LUA_DIR/lua" ;;
+  faketime) lib="$FAKETIME_DIR/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+    [ -f "$lib" ] || unpack_debs "$FAKETIME_DIR" "libfaketime=$FAKETIME_DEB_VERSION" >&2
+    echo "$lib" ;;
   kstatus) [ -x "$KSTATUS_BIN_DIR/kstatus" ] || install_atomically "$KSTATUS_BIN_DIR" build_kstatus >&2
     echo "$KSTATUS_BIN_DIR/kstatus" ;;
-  *) die "usage: $0 jaeger|helm|prometheus|lua|kstatus" ;;
+  *) die "usage: $0 jaeger|helm|prometheus|lua|faketime|kstatus" ;;
 esac

@@ -27,6 +27,8 @@ export interface OperatorConfig {
   /** Client-side rate limit of API requests: sustained requests per second, and the burst above it. */
   kubeApiQps: number;
   kubeApiBurst: number;
+  /** How long spans are retried before they are dropped and counted (SpansDropped). */
+  spanDeliveryTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -112,6 +114,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   'trace-sample-ratio': {
     env: 'OTEL_TRACES_SAMPLER_ARG',
     help: 'share of jobs traced, 0 to 1, unless a job sets spec.telemetry.sampleRatio',
+  },
+  'span-delivery-timeout': {
+    env: 'MAPREDUCE_SPAN_DELIVERY_TIMEOUT',
+    help: 'how long spans are retried while the collector fails before they are dropped and counted (SpansDropped); jobs never wait for them',
+    default: '10m',
   },
   'cluster-name': { env: 'K8S_CLUSTER_NAME', help: 'k8s.cluster.name on all telemetry' },
   'metrics-port': {
@@ -245,6 +252,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
     metricsPerJob: parseBool('metrics-per-job', get('metrics-per-job')!),
     kubeApiQps: parseRate('kube-api-qps', get('kube-api-qps')!),
     kubeApiBurst: parseInteger('kube-api-burst', get('kube-api-burst')!, 1, 10_000),
+    spanDeliveryTimeoutMs: parseDuration('span-delivery-timeout', get('span-delivery-timeout')!),
   };
   const kubeconfig = get('kubeconfig');
   if (kubeconfig) config.kubeconfig = kubeconfig;

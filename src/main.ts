@@ -13,9 +13,10 @@ import { KubernetesEventRecorder } from './controller/events.js';
 import { startHealthServer } from './health.js';
 import { LeaderElector } from './leaderelection.js';
 import { createLogger } from './log.js';
-import { DurableSpanExporter } from './telemetry/exporter.js';
+import { SpanDelivery } from './telemetry/delivery.js';
 import { jobSpanResource, operatorResource, tracingFromEnv } from './telemetry/setup.js';
 import { TracingHooks } from './telemetry/tracing.js';
+import { Attr } from './telemetry/names.js';
 import { combineHooks } from './controller/hooks.js';
 import { MetricsHooks } from './telemetry/metrics.js';
 import { setUpMetrics } from './telemetry/metricsetup.js';
@@ -71,9 +72,13 @@ async function main(): Promise<void> {
   const tracing = tracingFromEnv(otelEnv);
   log.info(tracing.description);
   for (const warning of tracing.warnings) log.warn(warning);
-  const exporter = new DurableSpanExporter(tracing.exporters, {
+  let reconcileJob: (key: string) => void = () => undefined;
+  const delivery = new SpanDelivery({
+    exporters: tracing.exporters,
     batchSize: tracing.batchSize,
-    deadlineMs: tracing.exportTimeoutMs,
+    timeoutMs: config.spanDeliveryTimeoutMs,
+    onNews: (key) => reconcileJob(key),
+    log: log.child({ component: 'span-delivery' }),
   });
   const resource = operatorResource({
     env: otelEnv,
@@ -81,15 +86,20 @@ async function main(): Promise<void> {
     clusterName: config.clusterName,
     clusterUid: () => clusterUid(kc),
   });
+  // The resource is awaited (at most CLUSTER_UID_TIMEOUT_MS) so every span and point carries it.
+  const operator = await resource;
   const hooks: ControllerHooks[] = [];
   if (tracing.exporters.length > 0) {
+    const uid = operator.attributes[Attr.K8sClusterUid];
     hooks.push(
       new TracingHooks({
-        exporter,
-        resource: resource.then(jobSpanResource),
+        delivery,
+        resource: jobSpanResource(operator),
         version: VERSION,
         defaultRatio: tracing.defaultRatio,
+        limits: tracing.limits,
         clusterName: config.clusterName,
+        ...(typeof uid === 'string' ? { clusterUid: uid } : {}),
       }),
     );
   }
@@ -103,7 +113,7 @@ async function main(): Promise<void> {
         { err, address: config.metricsBindAddress, port: config.metricsPort },
         'metrics endpoint cannot listen',
       ),
-    resource: await resource,
+    resource: operator,
     version: VERSION,
   });
   log.info(metrics.description);
@@ -113,13 +123,17 @@ async function main(): Promise<void> {
     log,
     (core) => new KubernetesEventRecorder(core, log, identity),
     (view) => {
+      reconcileJob = (key) => view.queue.add(key);
       if (metrics.meters.length === 0) return combineHooks(...hooks);
       const gauges = (): ControllerGauges =>
         controllerGauges(view.jobs.list(), view.pods.list(), view.queue.length);
-      return combineHooks(
-        ...hooks,
-        new MetricsHooks(metrics.meters, { perJob: config.metricsPerJob, gauges }),
-      );
+      const metricsHooks = new MetricsHooks(metrics.meters, {
+        perJob: config.metricsPerJob,
+        gauges,
+        ...(tracing.exporters.length > 0 ? { spansPending: () => delivery.pending } : {}),
+      });
+      delivery.observe(metricsHooks);
+      return combineHooks(...hooks, metricsHooks);
     },
   );
   let synced = false;
@@ -140,7 +154,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log.info({ signal }, 'shutting down: no new work, finishing in-flight writes');
     await running.stop();
-    await exporter.shutdown().catch(() => undefined);
+    await delivery.shutdown(); // what is pending stays held (pods, status): the next leader delivers it
     await metrics.shutdown().catch(() => undefined);
     await elector?.release();
     health.close();

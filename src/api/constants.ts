@@ -14,6 +14,18 @@ export const LABEL_STORE = 'mapreduce.dev/store';
  */
 export const FINALIZER_TRACKING = 'mapreduce.dev/tracking';
 
+/**
+ * On a pod whose attempt was stopped because its job ended or was deleted: when (RFC 3339), written before
+ * the pod is deleted, so the attempt's span ends then and says "cancelled", whoever builds it later.
+ */
+export const ANNOTATION_CANCELLED_AT = 'mapreduce.dev/cancelled-at';
+
+/**
+ * On a sampled job while its spans are not yet delivered: the job stays readable when deleted, so its spans
+ * (ended as cancelled) still go out, then the finalizer is removed.
+ */
+export const FINALIZER_TELEMETRY = 'mapreduce.dev/telemetry';
+
 export const PHASE_MAP = 'map';
 export const PHASE_REDUCE = 'reduce';
 

@@ -112,7 +112,17 @@ export interface TraceStatus {
   mapEndTime?: string;
   /** Map attempts the reduce span links to, "index.attempt" comma-separated (at most MAX_REDUCE_LINKS). */
   reduceLinks?: string;
+  /** The operator version that started the trace: service.version on every span of the job. */
+  operatorVersion?: string;
+  /** k8s.cluster.uid as known when the trace started: on every span of the job. */
+  clusterUID?: string;
+  /** Job-level spans settled (delivered or dropped): map (the map phase span), end (reduce phase and job). */
+  delivered?: DeliveredUnit[];
+  /** Spans of this job given up (permanent export error, or --span-delivery-timeout passed). */
+  spansDropped?: number;
 }
+
+export type DeliveredUnit = 'map' | 'end';
 
 export interface MapReduceJobStatus {
   phase?: JobPhase;

@@ -17,10 +17,10 @@ export type CoreClient = Pick<
   | 'patchNamespacedEvent'
 >;
 
-/** Writes to MapReduceJobs: the status, and the delete once the TTL has passed. */
+/** Writes to MapReduceJobs: the status, the telemetry finalizer, and the delete once the TTL has passed. */
 export type JobClient = Pick<
   CustomObjectsApi,
-  'replaceNamespacedCustomObjectStatus' | 'deleteNamespacedCustomObject'
+  'replaceNamespacedCustomObjectStatus' | 'patchNamespacedCustomObject' | 'deleteNamespacedCustomObject'
 >;
 
 /** What the controller reads from an informer's cache. */

@@ -2,13 +2,14 @@
 // results, hand the spans over, change pods (managePods), write status once. Everything it talks to comes
 // in through the constructor (wiring.ts wires the real ones), so a test can drive it with a recording client.
 import { isDeepStrictEqual } from 'node:util';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { LABEL_JOB_NAME, PHASE_MAP, Reason } from '../api/constants.js';
+import { FINALIZER_TELEMETRY, LABEL_JOB_NAME, PHASE_MAP, Reason } from '../api/constants.js';
 import { isFinished } from '../api/phases.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
-import { apiMessage, isInvalid } from '../apierrors.js';
+import { apiMessage, isInvalid, isNotFound } from '../apierrors.js';
 import { InputError } from '../input/resolve.js';
 import type { JobClient, CoreClient, ObjectCache } from './clients.js';
 import { setCondition } from './conditions.js';
@@ -22,8 +23,10 @@ import type { ItemStore, StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
 import { managePods } from './managepods.js';
+import { jobKey } from './naming.js';
 import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
+import { toDate } from './podobservation.js';
 import { setReadiness } from './readiness.js';
 import { resultPieceNames } from './resultstore.js';
 import type { ResultStore } from './resultstore.js';
@@ -32,9 +35,7 @@ import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
 /** How long a reconcile waits for the cache to show its own status write before going ahead anyway. */
 export const STATUS_CACHE_WAIT_MS = 10_000;
 
-export function jobKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
+export { jobKey };
 
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('/');
@@ -60,7 +61,9 @@ export interface ControllerDeps {
 
 export class Controller {
   /** Status writes the job cache may not show yet: key -> the resourceVersion the write replaced, and when. */
-  private readonly statusWrites = new Map<string, { replacedRV: string; at: number }>();
+  private readonly statusWrites = new Map<string, { replacedRVs: string[]; at: number }>();
+  /** A job copy whose finalizers this reconcile patched: the resourceVersion it had before (see writeStatus). */
+  private readonly versionsBefore = new WeakMap<MapReduceJob, string>();
 
   constructor(
     private readonly deps: ControllerDeps,
@@ -78,6 +81,7 @@ export class Controller {
     this.deps.expectations.forget(key);
     this.statusWrites.delete(key);
     this.deps.items.forget(job.metadata.uid!);
+    this.deps.hooks.jobGone(job);
   }
 
   /**
@@ -90,7 +94,10 @@ export class Controller {
     if (!name) return undefined;
     const key = jobKey(pod.metadata!.namespace!, name);
     if (verb === 'add') this.deps.expectations.observedCreate(key, pod.metadata!.name!);
-    if (verb === 'delete') this.deps.expectations.observedDelete(key, pod.metadata!.name!);
+    // A pod being deleted counts as deleted (as the Job controller has it): a held pod keeps its finalizer
+    // until its span is delivered, and the job's reconciles must not wait for that.
+    if (verb === 'delete' || pod.metadata?.deletionTimestamp)
+      this.deps.expectations.observedDelete(key, pod.metadata!.name!);
     return key;
   }
 
@@ -117,12 +124,7 @@ export class Controller {
     const job = copyJob(cached); // so we don't mutate the shared cache
     const { owned, strays } = this.podsOf(namespace, name, job.metadata.uid);
     await this.releaseStrays(key, strays, log);
-    if (job.metadata.deletionTimestamp) {
-      // Being deleted (foreground): no new pods, and nothing holds the garbage collector back.
-      log.debug('job is being deleted; releasing its pods');
-      await managePods(this.deps.core, expectations, key, { create: [], delete: [], release: owned }, log);
-      return undefined;
-    }
+    if (job.metadata.deletionTimestamp) return this.syncDeleting(key, job, owned, log);
     const now = this.deps.clock();
     if (isFinished(job.status?.phase)) return this.syncFinished(key, job, owned, now, log);
 
@@ -159,15 +161,23 @@ export class Controller {
     // Results are stored before the status that counts them, so a crash in between loses nothing.
     await this.deps.results.record(job, state.newPieces);
     const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
-    // Spans of what this reconcile records are accepted before any pod goes and before the status says so.
-    await hooks.recordFinished(record);
+    await this.syncJobFinalizer(job, record.status, owned.filter(isTracked).length, log);
+    // Pods whose telemetry is not delivered yet keep their finalizer; nothing else waits for telemetry.
+    const hold = hooks.unsettled(job, [...state.delete, ...state.release]);
     const managed = await managePods(
       this.deps.core,
       expectations,
       key,
-      { create: podsToCreate, delete: state.delete, release: state.release },
+      {
+        create: podsToCreate,
+        delete: state.delete,
+        release: state.release,
+        hold,
+        cancelledAt: state.finished ? record.status.completionTime : undefined,
+      },
       log,
     );
+    hooks.released(managed.released);
     const created = new Set(managed.created.map((p) => p.metadata?.name));
     hooks.attemptsStarted(
       job,
@@ -188,10 +198,119 @@ export class Controller {
     }
 
     await this.commit(record, log);
-    if (state.finished && job.spec.ttlSecondsAfterFinished !== undefined)
-      return job.spec.ttlSecondsAfterFinished * 1000;
+    // From what the status now says: the spans of the attempts it ended (and of those still held), and of
+    // the phases and the job if it ended them. Handed over; never waited for.
+    const again = hooks.deliver({ ...job, status: record.status }, [
+      ...hold,
+      ...state.finishedAttempts.map((f) => f.observation.pod),
+    ]);
     if (managed.createError) throw managed.createError;
-    return state.requeueAfterMs;
+    const ttl =
+      state.finished && job.spec.ttlSecondsAfterFinished !== undefined
+        ? job.spec.ttlSecondsAfterFinished * 1000
+        : undefined;
+    return earliest(ttl ?? state.requeueAfterMs, again);
+  }
+
+  /**
+   * A job being deleted. Without the telemetry finalizer nothing holds the garbage collector back: its pods
+   * are released. With it (a sampled job whose spans are not all delivered), its running pods are stopped and
+   * marked cancelled at the deletion, its spans (ended as cancelled) are handed over, and the finalizers go as
+   * their spans settle.
+   */
+  private async syncDeleting(
+    key: string,
+    job: MapReduceJob,
+    owned: V1Pod[],
+    log: Logger,
+  ): Promise<number | undefined> {
+    const { hooks, expectations } = this.deps;
+    if (!job.metadata.finalizers?.includes(FINALIZER_TELEMETRY)) {
+      log.debug('job is being deleted; releasing its pods');
+      await managePods(this.deps.core, expectations, key, { create: [], delete: [], release: owned }, log);
+      return undefined;
+    }
+    log.debug('job is being deleted; delivering its spans before it goes');
+    const tracked = owned.filter(isTracked);
+    const hold = hooks.unsettled(job, tracked);
+    const running = owned.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+    const cancelledAt = job.status?.completionTime ?? toDate(job.metadata.deletionTimestamp)?.toISOString();
+    const managed = await managePods(
+      this.deps.core,
+      expectations,
+      key,
+      {
+        create: [],
+        delete: running,
+        release: tracked.filter((p) => !running.includes(p)), // a running one is released by its delete
+        hold,
+        cancelledAt,
+      },
+      log,
+    );
+    hooks.released(managed.released);
+    const record = this.quietRecord(job);
+    hooks.decorateStatus(record);
+    await this.commit(record, log);
+    const again = hooks.deliver({ ...job, status: record.status }, [...hold]);
+    await this.syncJobFinalizer(job, record.status, tracked.length - managed.released.length, log);
+    return again;
+  }
+
+  /** A record of a reconcile that ends no attempt: only telemetry's news goes into its status. */
+  private quietRecord(job: MapReduceJob): ReconcileRecord {
+    return {
+      job,
+      status: structuredClone({ ...job.status, observedGeneration: job.metadata.generation }),
+      finished: [],
+      itemId: () => undefined,
+      now: this.deps.clock(),
+      events: [],
+    };
+  }
+
+  /**
+   * Adds the telemetry finalizer to a job whose spans telemetry must deliver, and removes it once they are
+   * settled (and the job ended or is being deleted). One merge patch, with the resourceVersion read: a
+   * conflict means the cache was stale, and the work queue retries. The job's resourceVersion moves on, so the
+   * status write that follows uses the new one.
+   */
+  private async syncJobFinalizer(
+    job: MapReduceJob,
+    status: MapReduceJobStatus,
+    trackedPods: number,
+    log: Logger,
+  ): Promise<void> {
+    const finalizers = job.metadata.finalizers ?? [];
+    const has = finalizers.includes(FINALIZER_TELEMETRY);
+    const wants = this.deps.hooks.holdsJob({ ...job, status }, trackedPods);
+    if (has === wants) return;
+    const next = wants
+      ? [...finalizers, FINALIZER_TELEMETRY]
+      : finalizers.filter((f) => f !== FINALIZER_TELEMETRY);
+    try {
+      const patched = (await this.deps.jobsApi.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: job.metadata.namespace!,
+          plural: PLURAL,
+          name: job.metadata.name!,
+          body: { metadata: { finalizers: next, resourceVersion: job.metadata.resourceVersion } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )) as MapReduceJob;
+      job.metadata.finalizers = next;
+      if (!this.versionsBefore.has(job)) this.versionsBefore.set(job, job.metadata.resourceVersion!);
+      job.metadata.resourceVersion = patched.metadata.resourceVersion;
+    } catch (err) {
+      if (isNotFound(err) && !wants) return; // gone: nothing left to hold
+      throw err;
+    }
+    log.debug(
+      { finalizer: FINALIZER_TELEMETRY, added: wants },
+      wants ? 'telemetry finalizer added' : 'telemetry finalizer removed',
+    );
   }
 
   /**
@@ -200,7 +319,7 @@ export class Controller {
    */
   private statusCacheWaitMs(key: string, cached: MapReduceJob): number {
     const written = this.statusWrites.get(key);
-    if (written && cached.metadata.resourceVersion === written.replacedRV) {
+    if (written && written.replacedRVs.includes(cached.metadata.resourceVersion!)) {
       const waited = this.deps.clock().getTime() - written.at;
       if (waited < STATUS_CACHE_WAIT_MS) return STATUS_CACHE_WAIT_MS - waited;
     }
@@ -208,7 +327,10 @@ export class Controller {
     return 0;
   }
 
-  /** A finished job: release its leftover pods, and delete it once its TTL has passed. */
+  /**
+   * A finished job: its spans handed over (again, after a restart) until they are settled, its leftover pods
+   * released as their spans settle, and the job deleted once its TTL has passed.
+   */
   private async syncFinished(
     key: string,
     job: MapReduceJob,
@@ -216,6 +338,7 @@ export class Controller {
     now: Date,
     log: Logger,
   ): Promise<number | undefined> {
+    const { hooks } = this.deps;
     // A finished job reads its items no more: its snapshot leaves memory (it stays in its ConfigMaps).
     this.deps.items.forget(job.metadata.uid!);
     const remaining = ttlRemainingMs(job, now);
@@ -223,10 +346,12 @@ export class Controller {
       await deleteFinishedJob(this.deps.jobsApi, job, log);
       return undefined;
     }
-    if (job.status?.observedGeneration !== job.metadata.generation) {
-      // A spec edit after the end (say, a new TTL) is observed, or GitOps tools would wait on it forever.
-      await this.writeStatus(job, { ...job.status, observedGeneration: job.metadata.generation }, log);
-    }
+    // A spec edit after the end (say, a new TTL) is observed, or GitOps tools would wait on it forever; and
+    // telemetry's news (spans delivered or dropped) is recorded.
+    const record = this.quietRecord(job);
+    hooks.decorateStatus(record);
+    let hold = new Set<V1Pod>();
+    let released = 0;
     if (pods.length > 0) {
       const state = computeJobState({
         job,
@@ -236,15 +361,27 @@ export class Controller {
         now,
         options: this.options,
       });
-      await managePods(
+      hold = hooks.unsettled(job, [...state.delete, ...state.release]);
+      const managed = await managePods(
         this.deps.core,
         this.deps.expectations,
         key,
-        { create: [], delete: state.delete, release: state.release },
+        {
+          create: [],
+          delete: state.delete,
+          release: state.release,
+          hold,
+          cancelledAt: job.status?.completionTime,
+        },
         log,
       );
+      hooks.released(managed.released);
+      released = managed.released.length;
     }
-    return remaining;
+    await this.commit(record, log);
+    const again = hooks.deliver({ ...job, status: record.status }, [...hold]);
+    await this.syncJobFinalizer(job, record.status, pods.filter(isTracked).length - released, log);
+    return earliest(remaining, again);
   }
 
   /**
@@ -356,9 +493,9 @@ export class Controller {
       now,
       events,
     };
-    this.deps.hooks.decorateStatus(record);
-    await this.deps.hooks.recordFinished(record);
+    if (!from) this.deps.hooks.decorateStatus(record); // a record's status was decorated already
     await this.commit(record, log);
+    this.deps.hooks.deliver({ ...job, status }, []);
   }
 
   /** The end of every reconcile that records something: the one status write, then its hooks and Events. */
@@ -383,14 +520,24 @@ export class Controller {
     })) as MapReduceJob;
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
     if (updated.metadata.resourceVersion !== job.metadata.resourceVersion) {
+      const before = this.versionsBefore.get(job);
       this.statusWrites.set(key, {
-        replacedRV: job.metadata.resourceVersion!,
+        replacedRVs: [job.metadata.resourceVersion!, ...(before ? [before] : [])],
         at: this.deps.clock().getTime(),
       });
     }
+    // A later patch in this reconcile (the telemetry finalizer) goes on from the written version.
+    job.metadata.resourceVersion = updated.metadata.resourceVersion;
     if (job.status?.phase !== status.phase)
       log.info({ phase: status.phase, previous: job.status?.phase }, 'job phase changed');
   }
+}
+
+/** The sooner of two delays; undefined when neither is set. */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }
 
 /**

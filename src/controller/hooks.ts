@@ -1,6 +1,6 @@
 // The seams telemetry hangs on. The controller calls these at fixed points of a reconcile; tracing and
 // metrics implement them. The default does nothing.
-import type { V1EnvVar } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import type { AttemptFinished, JobEvent, PodToCreate } from './jobstate.js';
 
@@ -36,10 +36,25 @@ export interface ControllerHooks {
   /** Env vars and annotations for a pod about to be created (trace context goes here). */
   decoratePod(job: MapReduceJob, status: MapReduceJobStatus, target: PodToCreate): PodDecorations;
   /**
-   * Before any pod is created or deleted and before the status write. A rejection aborts the reconcile:
-   * nothing is released, and the work queue retries it (spans not yet accepted by the backend).
+   * Of `pods`, whose records are complete (their tracking finalizer is about to go), those that must keep it
+   * for now: what telemetry delivers about their attempt has not settled (delivered or dropped). Never waits.
    */
-  recordFinished(record: ReconcileRecord): Promise<void>;
+  unsettled(job: MapReduceJob, pods: readonly V1Pod[]): Set<V1Pod>;
+  /**
+   * After the status write; `job.status` is what was written. Hands over, without waiting, the telemetry of
+   * what that status ended: the attempts of `pods` that have ended, the phases, the job. Returns when to look
+   * again if not all could be taken now (delivery's memory is bounded; the pods keep their finalizers).
+   */
+  deliver(job: MapReduceJob, pods: readonly V1Pod[]): number | undefined;
+  /** Pods that lost their tracking finalizer: what was kept about them may go. */
+  released(pods: readonly V1Pod[]): void;
+  /**
+   * Whether the job must carry the telemetry finalizer now (job.status the latest): its spans are not all
+   * settled, or `trackedPods` of its pods still wait for theirs.
+   */
+  holdsJob(job: MapReduceJob, trackedPods: number): boolean;
+  /** The job is gone from the cluster. */
+  jobGone(job: MapReduceJob): void;
   /** Pods the controller created in this reconcile. */
   attemptsStarted(job: MapReduceJob, started: PodToCreate[]): void;
   /** After the status write that recorded `record` (metrics count here, so each attempt once). */
@@ -53,7 +68,11 @@ export interface ControllerHooks {
 export const noopHooks: ControllerHooks = {
   decorateStatus: () => undefined,
   decoratePod: () => ({ env: [], annotations: {} }),
-  recordFinished: () => Promise.resolve(),
+  unsettled: () => new Set(),
+  deliver: () => undefined,
+  released: () => undefined,
+  holdsJob: () => false,
+  jobGone: () => undefined,
   attemptsStarted: () => undefined,
   statusWritten: () => undefined,
   reconciled: () => undefined,
@@ -73,9 +92,14 @@ export function combineHooks(...all: ControllerHooks[]): ControllerHooks {
       }
       return out;
     },
-    recordFinished: async (r) => {
-      for (const h of all) await h.recordFinished(r);
+    unsettled: (job, pods) => new Set(all.flatMap((h) => [...h.unsettled(job, pods)])),
+    deliver: (job, pods) => {
+      const again = all.map((h) => h.deliver(job, pods)).filter((ms): ms is number => ms !== undefined);
+      return again.length > 0 ? Math.min(...again) : undefined;
     },
+    released: (pods) => all.forEach((h) => h.released(pods)),
+    holdsJob: (job, tracked) => all.some((h) => h.holdsJob(job, tracked)),
+    jobGone: (job) => all.forEach((h) => h.jobGone(job)),
     attemptsStarted: (job, started) => all.forEach((h) => h.attemptsStarted(job, started)),
     statusWritten: (r) => all.forEach((h) => h.statusWritten(r)),
     reconciled: (o) => all.forEach((h) => h.reconciled(o)),

@@ -1,11 +1,13 @@
 // managePods: the only place that creates, deletes and releases pods. Creation goes in slow-start batches
 // (1, 2, 4, ...), stopping at the first batch with a failure, as the Job controller does, so a broken
 // template costs one failed call, not `parallelism` of them. A pod that goes is deleted (its grace period
-// runs) and loses its tracking finalizer; a pod kept for `kubectl logs` only loses the finalizer.
+// runs) and loses its tracking finalizer; a pod kept for `kubectl logs` only loses the finalizer. A held
+// pod (its telemetry not yet delivered) is deleted all the same but keeps its finalizer: the data plane
+// never waits for telemetry, and the pod stays readable until its span is delivered.
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { FINALIZER_TRACKING } from '../api/constants.js';
+import { ANNOTATION_CANCELLED_AT, FINALIZER_TRACKING } from '../api/constants.js';
 import { ForeignObjectError, isConflict, isNotFound } from '../apierrors.js';
 import type { CoreClient } from './clients.js';
 import type { Expectations } from './expectations.js';
@@ -25,11 +27,20 @@ export interface PodChanges {
   delete: V1Pod[];
   /** Pods to keep, without their tracking finalizer. */
   release?: V1Pod[];
+  /** Pods of `delete` and `release` that keep their tracking finalizer for now. */
+  hold?: ReadonlySet<V1Pod>;
+  /**
+   * The job ended (or is being deleted) at this time: a held pod still running is annotated with it before it
+   * is deleted, so its attempt's span says "cancelled" and ends then.
+   */
+  cancelledAt?: string;
 }
 
 export interface ManageResult {
   created: V1Pod[];
   deleted: number;
+  /** Pods whose tracking finalizer this call removed. */
+  released: V1Pod[];
   /** The first creation error, if a batch failed (the rest of the creations were not tried). */
   createError?: Error;
 }
@@ -57,6 +68,22 @@ function isTerminated(pod: V1Pod): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 
+/** Marks a running pod as stopped with its job (a merge patch of one annotation). */
+async function markCancelled(
+  core: Pick<CoreClient, 'patchNamespacedPod'>,
+  pod: V1Pod,
+  at: string,
+): Promise<void> {
+  await core.patchNamespacedPod(
+    {
+      namespace: pod.metadata!.namespace!,
+      name: pod.metadata!.name!,
+      body: { metadata: { annotations: { [ANNOTATION_CANCELLED_AT]: at } } },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
 /** Removes the tracking finalizer, and only it (a strategic merge patch: no read, no index to race on). */
 export async function releasePod(core: Pick<CoreClient, 'patchNamespacedPod'>, pod: V1Pod): Promise<void> {
   try {
@@ -80,11 +107,25 @@ export async function managePods(
   changes: PodChanges,
   log: Logger,
 ): Promise<ManageResult> {
-  const result: ManageResult = { created: [], deleted: 0 };
-  const deletes = changes.delete.slice(0, MAX_POD_CHANGES_PER_SYNC);
+  const result: ManageResult = { created: [], deleted: 0, released: [] };
+  const hold = changes.hold ?? new Set<V1Pod>();
+  const needsMark = (p: V1Pod): boolean =>
+    changes.cancelledAt !== undefined &&
+    hold.has(p) &&
+    !isTerminated(p) &&
+    p.metadata?.annotations?.[ANNOTATION_CANCELLED_AT] === undefined;
+  // A held pod already being deleted has nothing to do until it is released (unless it is to be marked).
+  const deletes = changes.delete
+    .filter((p) => !(hold.has(p) && p.metadata?.deletionTimestamp && !needsMark(p)))
+    .slice(0, MAX_POD_CHANGES_PER_SYNC);
   const releases = (changes.release ?? [])
-    .filter(isTracked)
+    .filter((p) => isTracked(p) && !hold.has(p))
     .slice(0, MAX_POD_CHANGES_PER_SYNC - deletes.length);
+  const release = async (pod: V1Pod): Promise<void> => {
+    if (!isTracked(pod) || hold.has(pod)) return;
+    await releasePod(core, pod);
+    result.released.push(pod);
+  };
   const creates = changes.create.slice(0, MAX_POD_CHANGES_PER_SYNC);
 
   await Promise.all([
@@ -94,7 +135,7 @@ export async function managePods(
       try {
         if (isTerminated(pod)) {
           // Nothing runs, so no grace period: released first, the pod is gone with the delete itself.
-          if (isTracked(pod)) await releasePod(core, pod);
+          await release(pod);
           if (!pod.metadata?.deletionTimestamp)
             await core.deleteNamespacedPod({
               namespace: pod.metadata!.namespace!,
@@ -103,9 +144,10 @@ export async function managePods(
             });
         } else {
           // A running attempt is stopped as a kubelet stops any pod: SIGTERM, its grace period, then SIGKILL.
+          if (needsMark(pod)) await markCancelled(core, pod, changes.cancelledAt!);
           if (!pod.metadata?.deletionTimestamp)
             await core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name });
-          if (isTracked(pod)) await releasePod(core, pod);
+          await release(pod);
         }
         result.deleted++;
       } catch (err) {
@@ -115,7 +157,7 @@ export async function managePods(
     }),
     ...releases.map(async (pod) => {
       try {
-        await releasePod(core, pod);
+        await release(pod);
       } catch (err) {
         log.warn({ err, pod: pod.metadata?.name }, 'could not release pod');
       }

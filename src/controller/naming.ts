@@ -36,3 +36,8 @@ export function resultsConfigMapName(jobName: string, first: number): string {
 export function itemsConfigMapName(jobName: string, shard: number): string {
   return childName(jobName, `items-${shard}`);
 }
+
+/** The work queue's key of a job: namespace/name. */
+export function jobKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}

@@ -1,6 +1,14 @@
 // What a pod tells the controller about one attempt: which item, which attempt, and how it ended.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { LABEL_ATTEMPT, LABEL_ITEM_INDEX, LABEL_PHASE, PHASE_MAP, PHASE_REDUCE } from '../api/constants.js';
+import {
+  ANNOTATION_CANCELLED_AT,
+  ENV_ITEM_ID,
+  LABEL_ATTEMPT,
+  LABEL_ITEM_INDEX,
+  LABEL_PHASE,
+  PHASE_MAP,
+  PHASE_REDUCE,
+} from '../api/constants.js';
 
 export type AttemptState = 'active' | 'succeeded' | 'failed';
 
@@ -19,6 +27,10 @@ export interface PodObservation {
   message?: string;
   createdAt?: Date;
   finishedAt?: Date;
+  /** Stopped because the job ended or was deleted: when (the pod's cancelled-at annotation). */
+  cancelledAt?: Date;
+  /** The work item's id, as the pod was given it (MAPREDUCE_ITEM_ID); map attempts only. */
+  itemId?: string;
 }
 
 /**
@@ -63,6 +75,10 @@ export function observePod(pod: V1Pod): PodObservation | undefined {
     state: 'active',
     createdAt: toDate(pod.metadata?.creationTimestamp),
   };
+  const cancelledAt = toDate(pod.metadata?.annotations?.[ANNOTATION_CANCELLED_AT]);
+  if (cancelledAt) obs.cancelledAt = cancelledAt;
+  const itemId = pod.spec?.containers?.[0]?.env?.find((e) => e.name === ENV_ITEM_ID)?.value;
+  if (itemId !== undefined) obs.itemId = itemId;
   if (terminated?.message !== undefined) obs.message = terminated.message;
   if (terminated?.exitCode !== undefined) obs.exitCode = terminated.exitCode;
 

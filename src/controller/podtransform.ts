@@ -10,6 +10,7 @@ import type {
   V1PodCondition,
   V1PodStatus,
 } from '@kubernetes/client-node';
+import { ANNOTATION_CANCELLED_AT, ENV_ITEM_ID } from '../api/constants.js';
 import { mainContainerStatus } from './podobservation.js';
 
 /** The object's own properties named in keys, those that are set; none of the others. */
@@ -64,17 +65,22 @@ function keptContainerStatus(status: V1ContainerStatus): V1ContainerStatus {
 
 /**
  * The pod as the cache keeps it. Kept: metadata name, namespace, uid, resourceVersion, labels,
- * ownerReferences, finalizers, creationTimestamp, deletionTimestamp; the first (main) container's name and
+ * ownerReferences, finalizers, creationTimestamp, deletionTimestamp, the cancelled-at annotation; the first
+ * (main) container's name and its MAPREDUCE_ITEM_ID env var, and
  * spec.nodeName (the span's k8s.node.name); status phase and reason, conditions' type, status and
  * lastTransitionTime, and the main container's status (name; terminated exitCode, reason, message, startedAt,
- * finishedAt; running startedAt). Dropped: everything else — managedFields, annotations, env, volumes, the
+ * finishedAt; running startedAt). Dropped: everything else — managedFields, other annotations, env, volumes, the
  * rest of the spec, sidecars' statuses. Values are shared with the input, not copied; the input is not changed.
  */
 export function transformPod(pod: V1Pod): V1Pod {
   const out: V1Pod = { metadata: pick(pod.metadata, METADATA_KEPT) };
+  const cancelledAt = pod.metadata?.annotations?.[ANNOTATION_CANCELLED_AT];
+  if (cancelledAt !== undefined) out.metadata!.annotations = { [ANNOTATION_CANCELLED_AT]: cancelledAt };
   if (pod.spec) {
     const main = pod.spec.containers?.[0];
-    out.spec = { containers: main ? [{ name: main.name }] : [] };
+    // The item id the agent span names (the rest of the env is not read).
+    const itemId = main?.env?.find((e) => e.name === ENV_ITEM_ID);
+    out.spec = { containers: main ? [{ name: main.name, ...(itemId ? { env: [itemId] } : {}) }] : [] };
     if (pod.spec.nodeName !== undefined) out.spec.nodeName = pod.spec.nodeName;
   }
   if (pod.status) {

@@ -18,6 +18,16 @@ export const Metric = {
   ReconcileDuration: 'mapreduce.controller.reconcile.duration',
   WorkQueueDepth: 'mapreduce.workqueue.depth',
   WorkQueueDuration: 'mapreduce.workqueue.queue_duration',
+  /** Spans every exporter accepted. */
+  SpansDelivered: 'mapreduce.telemetry.spans.delivered',
+  /** Spans in export requests that failed (each failed request, before any retry), by kind. */
+  SpansFailed: 'mapreduce.telemetry.spans.failed',
+  /** Spans given up, by reason: permanent, tooLarge, timeout. */
+  SpansDropped: 'mapreduce.telemetry.spans.dropped',
+  /** Spans waiting to be delivered. */
+  SpansPending: 'mapreduce.telemetry.spans.pending',
+  /** From a span's hand-over to delivery until every exporter accepted it. */
+  DeliveryDuration: 'mapreduce.telemetry.delivery.duration',
 } as const;
 
 /** Instruments measured in seconds; the Prometheus endpoint names them with a `_seconds` suffix. */
@@ -26,6 +36,7 @@ export const SECONDS_METRICS = [
   Metric.JobDuration,
   Metric.ReconcileDuration,
   Metric.WorkQueueDuration,
+  Metric.DeliveryDuration,
 ] as const;
 
 export const MetricAttr = {
@@ -34,6 +45,8 @@ export const MetricAttr = {
   Phase: 'mapreduce.phase.type',
   Reason: 'reason',
   Result: 'result',
+  /** Why export requests failed (transient, permanent, tooLarge) or spans were dropped (permanent, tooLarge, timeout). */
+  ErrorType: 'error.type',
 } as const;
 
 /** Batch work: from 100 ms to 4 hours. */

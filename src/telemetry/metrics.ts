@@ -12,6 +12,8 @@ import type {
   ReconcileRecord,
 } from '../controller/hooks.js';
 import type { PodToCreate } from '../controller/jobstate.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { DeliveryObserver, ExportFailure } from './delivery.js';
 import type { ControllerGauges } from './gauges.js';
 import {
   AGENT_DURATION_BUCKETS_S,
@@ -25,7 +27,12 @@ export interface MetricsOptions {
   /** Put mapreduce.job.name on metrics (one series per job; off for clusters with very many jobs). */
   perJob: boolean;
   gauges: () => ControllerGauges;
+  /** Spans waiting for delivery (none without tracing). */
+  spansPending?: () => number;
 }
+
+/** Counted attempts remembered at most (by pod uid); the oldest is forgotten first. */
+export const MAX_COUNTED_PODS = 100_000;
 
 /** The same instrument on several meters (one per metric pipeline). */
 class Fanout {
@@ -38,8 +45,13 @@ class Fanout {
   }
 }
 
-export class MetricsHooks implements ControllerHooks {
+export class MetricsHooks implements ControllerHooks, DeliveryObserver {
   private readonly counters: Record<string, Fanout> = {};
+  /**
+   * Pods whose attempt was counted: a superseded attempt's pod may stay (held for its span) and be reported
+   * again; it counts once. Forgotten when the pod is released.
+   */
+  private readonly counted = new Set<string>();
 
   constructor(
     meters: Meter[],
@@ -91,7 +103,34 @@ export class MetricsHooks implements ControllerHooks {
         'Time a job key waited in the work queue',
         CONTROLLER_DURATION_BUCKETS_S,
       ),
+      [Metric.SpansDelivered]: counter(Metric.SpansDelivered, 'Spans every exporter accepted', '{span}'),
+      [Metric.SpansFailed]: counter(
+        Metric.SpansFailed,
+        'Spans in failed export requests (each failure, before any retry), by error.type',
+        '{span}',
+      ),
+      [Metric.SpansDropped]: counter(
+        Metric.SpansDropped,
+        'Spans given up, by error.type (permanent, tooLarge, timeout)',
+        '{span}',
+      ),
+      [Metric.DeliveryDuration]: histogram(
+        Metric.DeliveryDuration,
+        'From a span’s hand-over to delivery until every exporter accepted it',
+        CONTROLLER_DURATION_BUCKETS_S,
+      ),
     };
+    const spansPending = this.options.spansPending;
+    if (spansPending) {
+      for (const meter of meters) {
+        meter
+          .createObservableGauge(Metric.SpansPending, {
+            description: 'Spans waiting to be delivered',
+            unit: '{span}',
+          })
+          .addCallback((result) => result.observe(spansPending()));
+      }
+    }
     for (const meter of meters) {
       const active = meter.createObservableGauge(Metric.AgentsActive, {
         description: 'Agent pods running or about to run',
@@ -144,8 +183,35 @@ export class MetricsHooks implements ControllerHooks {
     return { env: [], annotations: {} };
   }
 
-  recordFinished(): Promise<void> {
-    return Promise.resolve();
+  unsettled(): Set<V1Pod> {
+    return new Set();
+  }
+
+  deliver(): undefined {
+    return undefined;
+  }
+
+  released(pods: readonly V1Pod[]): void {
+    for (const pod of pods) if (pod.metadata?.uid) this.counted.delete(pod.metadata.uid);
+  }
+
+  holdsJob(): boolean {
+    return false;
+  }
+
+  jobGone(): void {}
+
+  delivered(spans: number, latenciesMs: number[]): void {
+    this.counters[Metric.SpansDelivered]!.add(spans, {});
+    for (const ms of latenciesMs) this.counters[Metric.DeliveryDuration]!.record(ms / 1000, {});
+  }
+
+  failed(spans: number, kind: ExportFailure): void {
+    this.counters[Metric.SpansFailed]!.add(spans, { [MetricAttr.ErrorType]: kind });
+  }
+
+  dropped(spans: number, why: 'permanent' | 'timeout' | 'tooLarge'): void {
+    this.counters[Metric.SpansDropped]!.add(spans, { [MetricAttr.ErrorType]: why });
   }
 
   attemptsStarted(job: MapReduceJob, started: PodToCreate[]): void {
@@ -159,6 +225,13 @@ export class MetricsHooks implements ControllerHooks {
     for (const f of record.finished) {
       const o = f.observation;
       if (o.state === 'active') continue; // cancelled by the job's end: not an outcome of the agent
+      const uid = o.pod.metadata?.uid;
+      if (uid !== undefined) {
+        if (this.counted.has(uid)) continue;
+        this.counted.add(uid);
+        // Bounded: a pod released before it was counted is never forgotten by released().
+        if (this.counted.size > MAX_COUNTED_PODS) this.counted.delete(this.counted.values().next().value!);
+      }
       const attrs = { ...base, [MetricAttr.Phase]: o.phase };
       if (o.createdAt && o.finishedAt) {
         const seconds = Math.max(0, (o.finishedAt.getTime() - o.createdAt.getTime()) / 1000);

@@ -20,6 +20,8 @@ export const Attr = {
   JobFailedItems: 'mapreduce.job.failed_items',
   JobRetries: 'mapreduce.job.retries',
   JobPhase: 'mapreduce.job.phase',
+  /** succeeded, failed, or cancelled (deleted before it ended). */
+  JobOutcome: 'mapreduce.job.outcome',
   PhaseType: 'mapreduce.phase.type',
   PhaseParallelism: 'mapreduce.phase.parallelism',
   PhaseSucceeded: 'mapreduce.phase.succeeded_count',
@@ -53,11 +55,11 @@ export const SpanEventName = {
   Exception: 'exception',
 } as const;
 
-/** Agent outcomes (attribute mapreduce.agent.outcome). */
+/** Agent and job outcomes (attributes mapreduce.agent.outcome, mapreduce.job.outcome). */
 export const Outcome = {
   Succeeded: 'succeeded',
   Failed: 'failed',
-  /** The attempt was still running when the job ended; its pod was deleted. */
+  /** The attempt was still running when its job ended (or the job was deleted before its end). */
   Cancelled: 'cancelled',
 } as const;
 
@@ -96,3 +98,8 @@ export const REASON_BAGGAGE_TRUNCATED = 'BaggageTruncated';
  */
 export const BAGGAGE_MAX_MEMBERS = 180;
 export const BAGGAGE_MAX_BYTES = 8192;
+
+/** Warning Event: spans of the job were given up (a permanent export error, or --span-delivery-timeout passed). */
+export const REASON_SPANS_DROPPED = 'SpansDropped';
+/** Warning Event: the job's spans have waited longer than DELIVERY_DELAYED_AFTER_MS to be delivered. */
+export const REASON_SPANS_DELAYED = 'SpansDelayed';

@@ -1,73 +1,87 @@
-// Which spans one reconcile records, from what it records: an agent span for every attempt it sees end,
-// the map phase span when the job leaves the map phase, the reduce phase and job spans when the job ends.
+// The job-level spans, as delivery units built from the persisted status alone: "map" (the map phase span)
+// once the status says the map phase is over, "end" (the reduce phase and job spans) once it says the job
+// ended; a job being deleted before its end gets both, ended at its deletionTimestamp as cancelled. Pure: no
+// clock, so any replica, after any restart, builds the very same spans.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { PHASE_MAP } from '../api/constants.js';
 import { isFinished, isPastMap } from '../api/phases.js';
-import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
+import type { DeliveredUnit, MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import { failedCondition } from '../controller/conditions.js';
 import { effectiveSpec } from '../controller/defaults.js';
-import type { AttemptFinished } from '../controller/jobstate.js';
-import { agentSpan, jobSpan, phaseSpan } from './spans.js';
+import { jobSpan, phaseSpan } from './spans.js';
 import type { JobTrace, SpanEnv } from './spans.js';
-import { parseReduceLinks } from './tracestate.js';
 
-export function spansToExport(
+export interface JobUnit {
+  unit: DeliveredUnit;
+  build: () => ReadableSpan[];
+}
+
+function date(value: string | Date | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** The job-level units the persisted status has ended and not yet marked delivered. */
+export function jobUnits(
   jt: JobTrace,
   env: SpanEnv,
   job: MapReduceJob,
   status: MapReduceJobStatus,
-  finished: AttemptFinished[],
-  itemId: (index: number) => string | undefined,
-  now: Date,
-): ReadableSpan[] {
-  const prevPhase = job.status?.phase;
-  const reduceLinks = parseReduceLinks(status.trace?.reduceLinks);
-  const spans = finished.map((f) =>
-    agentSpan(
-      jt,
-      env,
-      f.observation,
-      f.observation.phase === PHASE_MAP ? itemId(f.observation.index) : undefined,
-      now,
-      f.observation.phase === PHASE_MAP ? [] : reduceLinks,
-    ),
-  );
-  const start = new Date(status.startTime ?? job.metadata.creationTimestamp ?? now);
-  const end = new Date(status.completionTime ?? now);
-  const mapEnd = status.trace?.mapEndTime ? new Date(status.trace.mapEndTime) : end;
+): JobUnit[] {
+  const delivered = new Set(status.trace?.delivered ?? []);
+  const deletedAt = date(job.metadata.deletionTimestamp);
+  const finished = isFinished(status.phase);
+  const end = date(status.completionTime) ?? deletedAt;
+  const start = date(status.startTime);
+  if (end === undefined && !isPastMap(status.phase)) return []; // nothing has ended yet
+  const units: JobUnit[] = [];
   const failed = failedCondition(status);
-  const leavesMap = isPastMap(status.phase) && !isPastMap(prevPhase);
-  if (leavesMap && status.startTime) {
+  const mapEnd = date(status.trace?.mapEndTime) ?? end;
+  const failure = failed ? `${failed.reason}: ${failed.message}` : undefined;
+  if (!delivered.has('map') && start && mapEnd) {
     const mapFailed = status.phase === 'Failed' && !status.trace?.mapEndTime;
-    spans.push(
-      phaseSpan(
-        jt,
-        env,
-        'map',
-        effectiveSpec(job.spec).parallelism,
-        { succeeded: status.succeededItems ?? 0, failed: status.failedItems ?? 0 },
-        start,
-        mapEnd,
-        mapFailed && failed ? `${failed.reason}: ${failed.message}` : undefined,
-      ),
-    );
+    units.push({
+      unit: 'map',
+      build: () => [
+        phaseSpan(
+          jt,
+          env,
+          'map',
+          effectiveSpec(job.spec).parallelism,
+          { succeeded: status.succeededItems ?? 0, failed: status.failedItems ?? 0 },
+          start,
+          mapEnd,
+          mapFailed ? failure : undefined,
+        ),
+      ],
+    });
   }
-  const ends = isFinished(status.phase) && !isFinished(prevPhase);
-  if (ends && status.trace?.mapEndTime) {
-    const reduceFailed = status.phase === 'Failed';
-    spans.push(
-      phaseSpan(
-        jt,
-        env,
-        'reduce',
-        1,
-        { succeeded: reduceFailed ? 0 : 1, failed: reduceFailed ? 1 : 0 },
-        mapEnd,
-        end,
-        reduceFailed && failed ? `${failed.reason}: ${failed.message}` : undefined,
-      ),
-    );
+  if (!delivered.has('end') && end) {
+    units.push({
+      unit: 'end',
+      build: () => {
+        const spans: ReadableSpan[] = [];
+        const reduceStart = date(status.trace?.mapEndTime);
+        if (reduceStart) {
+          const reduceFailed = status.phase === 'Failed';
+          spans.push(
+            phaseSpan(
+              jt,
+              env,
+              'reduce',
+              1,
+              { succeeded: status.phase === 'Succeeded' ? 1 : 0, failed: reduceFailed ? 1 : 0 },
+              reduceStart,
+              end,
+              reduceFailed ? failure : undefined,
+            ),
+          );
+        }
+        const jobStart = start ?? date(job.metadata.creationTimestamp) ?? end;
+        spans.push(jobSpan(jt, env, job, status, jobStart, end, !finished));
+        return spans;
+      },
+    });
   }
-  if (ends) spans.push(jobSpan(jt, env, job, status, start, end));
-  return spans;
+  return units;
 }

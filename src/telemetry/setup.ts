@@ -10,18 +10,20 @@ import type { Resource } from '@opentelemetry/resources';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { ConfigError } from '../config.js';
 import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
-import { EXPORT_BATCH_SIZE, EXPORT_RETRY_DEADLINE_MS } from './exporter.js';
+import { EXPORT_BATCH_SIZE } from './exporter.js';
 import { byProtocol, exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
 import { samplerRatioFromEnv } from './sampling.js';
+import type { SpanLimits } from './spans.js';
 
 /** Longest wait for the cluster uid at startup; detection never holds the operator back longer. */
 export const CLUSTER_UID_TIMEOUT_MS = 3_000;
 
 export interface TracingSetup {
   exporters: SpanExporter[];
-  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE and OTEL_BSP_EXPORT_TIMEOUT, applied to the operator's own export path. */
+  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE, applied to the operator's own delivery. */
   batchSize: number;
-  exportTimeoutMs: number;
+  /** OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT (else OTEL_ATTRIBUTE_COUNT_LIMIT) and OTEL_[SPAN_]ATTRIBUTE_VALUE_LENGTH_LIMIT. */
+  limits: SpanLimits;
   /** Root sampling ratio for jobs without spec.telemetry.sampleRatio. */
   defaultRatio: number;
   /** Why tracing is on or off, for the startup log. */
@@ -36,8 +38,8 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
   const defaultRatio = sampler.ratio;
   const warnings = sampler.warning ? [sampler.warning] : [];
   const batchSize = positiveInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', EXPORT_BATCH_SIZE);
-  const exportTimeoutMs = positiveInt(env, 'OTEL_BSP_EXPORT_TIMEOUT', EXPORT_RETRY_DEADLINE_MS);
-  const base = { defaultRatio, batchSize, exportTimeoutMs, warnings };
+  const limits = spanLimitsFromEnv(env);
+  const base = { defaultRatio, batchSize, limits, warnings };
   if (sdkDisabled(env)) return { ...base, exporters: [], description: 'tracing off: OTEL_SDK_DISABLED=true' };
   const names = exporterNames(env, 'TRACES');
   const exporters: SpanExporter[] = [];
@@ -77,6 +79,20 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
       ? `tracing on: ${described.join(', ')}; root sample ratio ${defaultRatio}`
       : `tracing off${described.length ? `: ${described.join(', ')}` : ''}`;
   return { ...base, exporters, description };
+}
+
+/** The span limits the specification's variables set; unset ones are no limit (the operator's spans are small). */
+export function spanLimitsFromEnv(env: NodeJS.ProcessEnv): SpanLimits {
+  const pick = (...names: string[]): number | undefined => {
+    const name = names.find((n) => env[n]?.trim());
+    return name ? positiveInt(env, name, 0) : undefined;
+  };
+  const limits: SpanLimits = {};
+  const count = pick('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT');
+  const length = pick('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT');
+  if (count !== undefined) limits.attributeCount = count;
+  if (length !== undefined) limits.attributeValueLength = length;
+  return limits;
 }
 
 export interface ResourceInput {

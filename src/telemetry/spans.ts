@@ -40,6 +40,40 @@ export interface JobTrace {
 export interface SpanEnv {
   resource: Resource;
   version: string;
+  /** OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT (unset: no limit). */
+  limits?: SpanLimits;
+}
+
+export interface SpanLimits {
+  attributeCount?: number;
+  attributeValueLength?: number;
+}
+
+/**
+ * Attributes within the span limits, as the SDK applies them: string values (and strings in arrays) cut to
+ * the length limit, attributes beyond the count limit dropped (the operator's own come first, so they stay).
+ */
+export function limitAttributes(
+  attributes: Attributes,
+  limits: SpanLimits | undefined,
+): { attributes: Attributes; dropped: number } {
+  if (!limits) return { attributes, dropped: 0 };
+  const out: Attributes = {};
+  const max = limits.attributeValueLength;
+  const cut = (v: string): string => (max === undefined ? v : v.slice(0, max));
+  let dropped = 0;
+  let kept = 0;
+  for (const [k, v] of Object.entries(attributes)) {
+    if (limits.attributeCount !== undefined && kept >= limits.attributeCount) {
+      dropped++;
+      continue;
+    }
+    if (typeof v === 'string') out[k] = cut(v);
+    else if (Array.isArray(v)) out[k] = v.map((x: unknown) => (typeof x === 'string' ? cut(x) : x));
+    else out[k] = v;
+    kept++;
+  }
+  return { attributes: out, dropped };
 }
 
 export function jobTraceOf(job: MapReduceJob, trace: TraceStatus & { traceID: string }): JobTrace {
@@ -93,6 +127,8 @@ function makeSpan(jt: JobTrace, env: SpanEnv, parts: SpanParts): ReadableSpan {
     parts.end.getTime() - parts.start.getTime() < MIN_SPAN_DURATION_MS
       ? new Date(parts.start.getTime() + MIN_SPAN_DURATION_MS)
       : parts.end;
+  // The span's own attributes first: over the count limit, the job's user attributes are dropped.
+  const limited = limitAttributes({ ...parts.attributes, ...jt.common, ...parts.attributes }, env.limits);
   const span: ReadableSpan = {
     name: parts.name,
     kind: SpanKind.INTERNAL,
@@ -103,13 +139,13 @@ function makeSpan(jt: JobTrace, env: SpanEnv, parts: SpanParts): ReadableSpan {
     status: parts.error
       ? { code: SpanStatusCode.ERROR, message: parts.error }
       : { code: SpanStatusCode.UNSET },
-    attributes: { ...jt.common, ...parts.attributes },
+    attributes: limited.attributes,
     links: parts.links ?? [],
     events: parts.events ?? [],
     ended: true,
     resource: env.resource,
     instrumentationScope: { name: INSTRUMENTATION_SCOPE, version: env.version },
-    droppedAttributesCount: 0,
+    droppedAttributesCount: limited.dropped,
     droppedEventsCount: 0,
     droppedLinksCount: 0,
   };
@@ -128,6 +164,7 @@ function jobParent(jt: JobTrace): SpanContext | undefined {
   return parent;
 }
 
+/** The job's span; `cancelled` when the job was deleted before it ended (it then ends at the deletion). */
 export function jobSpan(
   jt: JobTrace,
   env: SpanEnv,
@@ -135,8 +172,10 @@ export function jobSpan(
   status: MapReduceJobStatus,
   start: Date,
   end: Date,
+  cancelled = false,
 ): ReadableSpan {
   const failed = failedCondition(status);
+  const outcome = cancelled ? Outcome.Cancelled : failed ? Outcome.Failed : Outcome.Succeeded;
   return makeSpan(jt, env, {
     name: SpanName.Job,
     key: { kind: 'job' },
@@ -151,6 +190,7 @@ export function jobSpan(
       [Attr.JobFailedItems]: status.failedItems ?? 0,
       [Attr.JobRetries]: status.retries ?? 0,
       [Attr.JobPhase]: status.phase ?? 'Pending',
+      [Attr.JobOutcome]: outcome,
       ...(failed ? { [Attr.FailureReason]: failed.reason, [Attr.ErrorType]: failed.reason } : {}),
     },
     error: failed ? `${failed.reason}: ${failed.message}` : undefined,
@@ -201,29 +241,31 @@ export function agentSpanContext(
 }
 
 /**
- * One pod attempt, from the pod's creation to its container's termination (the pod's own timestamps).
- * An attempt still running when the job ended is "cancelled" (not an error) and ends at `now`.
+ * One pod attempt, from the pod's creation to its container's termination (the pod's own timestamps). An
+ * attempt stopped because its job ended or was deleted carries the time of that end in its pod's
+ * cancelled-at annotation (written before the pod was deleted): it is "cancelled" (not an error) and ends
+ * then. Pure: the same pod gives the same span, whichever replica builds it, whenever.
  */
 export function agentSpan(
   jt: JobTrace,
   env: SpanEnv,
   o: PodObservation,
   itemId: string | undefined,
-  now: Date,
   reduceLinks: { index: number; attempt: number }[] = [],
 ): ReadableSpan {
   const pod = o.pod;
   const container = mainContainerStatus(pod);
   const startedAt = toDate(container?.state?.terminated?.startedAt ?? container?.state?.running?.startedAt);
-  const start = o.createdAt ?? startedAt ?? now;
-  const end = o.state === 'active' ? now : (o.finishedAt ?? now);
+  const start = o.createdAt ?? startedAt ?? new Date(0);
+  const cancelled = o.cancelledAt !== undefined;
+  const end = o.cancelledAt ?? o.finishedAt ?? start;
   const events: TimedEvent[] = [];
   const scheduled = conditionTime(pod, 'PodScheduled');
   if (scheduled)
     events.push({ name: SpanEventName.PodScheduled, time: hr(scheduled), droppedAttributesCount: 0 });
   if (startedAt)
     events.push({ name: SpanEventName.ContainerStarted, time: hr(startedAt), droppedAttributesCount: 0 });
-  if (o.state !== 'active' && o.finishedAt) {
+  if (o.state !== 'active' && o.finishedAt && (!cancelled || o.finishedAt <= end)) {
     events.push({
       name: SpanEventName.ContainerTerminated,
       time: hr(o.finishedAt),
@@ -232,7 +274,7 @@ export function agentSpan(
     });
   }
   let error: string | undefined;
-  if (o.state === 'failed') {
+  if (o.state === 'failed' && !cancelled) {
     error = o.reason ?? 'Unknown';
     events.push({
       name: SpanEventName.Exception,
@@ -266,14 +308,19 @@ export function agentSpan(
     [Attr.Attempt]: o.attempt,
     [Attr.K8sPodName]: o.name,
     [Attr.AgentDurationMs]: Math.max(MIN_SPAN_DURATION_MS, end.getTime() - start.getTime()),
-    [Attr.AgentOutcome]:
-      o.state === 'succeeded' ? Outcome.Succeeded : o.state === 'failed' ? Outcome.Failed : Outcome.Cancelled,
+    [Attr.AgentOutcome]: cancelled
+      ? Outcome.Cancelled
+      : o.state === 'succeeded'
+        ? Outcome.Succeeded
+        : o.state === 'failed'
+          ? Outcome.Failed
+          : Outcome.Cancelled,
   };
   if (o.phase === PHASE_MAP) attributes[Attr.ItemIndex] = o.index;
   if (itemId !== undefined) attributes[Attr.ItemId] = itemId;
   if (pod.metadata?.uid) attributes[Attr.K8sPodUid] = pod.metadata.uid;
   if (pod.spec?.nodeName) attributes[Attr.K8sNodeName] = pod.spec.nodeName;
-  if (o.exitCode !== undefined) attributes[Attr.AgentExitCode] = o.exitCode;
+  if (o.exitCode !== undefined && !cancelled) attributes[Attr.AgentExitCode] = o.exitCode;
   if (error) {
     attributes[Attr.FailureReason] = error;
     attributes[Attr.ErrorType] = error;

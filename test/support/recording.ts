@@ -5,7 +5,7 @@ import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJob } from '../../src/api/types.js';
 import type { CoreClient, JobClient, ObjectCache } from '../../src/controller/clients.js';
-import type { ControllerHooks, PodDecorations, ReconcileRecord } from '../../src/controller/hooks.js';
+import type { ControllerHooks, PodDecorations } from '../../src/controller/hooks.js';
 import type { PodToCreate } from '../../src/controller/jobstate.js';
 
 type Method = keyof CoreClient | keyof JobClient;
@@ -157,6 +157,20 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve(body);
   }
 
+  /** The bodies of job patches (the telemetry finalizer), in order. */
+  readonly jobPatches: object[] = [];
+
+  patchNamespacedCustomObject(param: { namespace: string; name: string; body: object }): Promise<object> {
+    const finalizers = (param.body as { metadata?: { finalizers?: string[] } }).metadata?.finalizers;
+    this.call(
+      'patchNamespacedCustomObject',
+      `${param.namespace}/${param.name}`,
+      `finalizers=${(finalizers ?? []).join(',')}`,
+    );
+    this.jobPatches.push(structuredClone(param.body));
+    return Promise.resolve({ metadata: { resourceVersion: String(++this.resourceVersion) } });
+  }
+
   deleteNamespacedCustomObject(param: {
     namespace: string;
     name: string;
@@ -170,8 +184,10 @@ export class RecordingClient implements CoreClient, JobClient {
 
 /** Hooks that write each call into the client's log, so the order of I/O and hooks is one list. */
 export class RecordingHooks implements ControllerHooks {
-  /** Makes recordFinished reject, as a telemetry backend that does not accept the spans. */
-  rejectRecordFinished = false;
+  /** Pods (by name) whose telemetry is not settled: unsettled() holds them. */
+  readonly unsettledPods = new Set<string>();
+  /** What holdsJob answers. */
+  holdJob = false;
 
   constructor(private readonly log: string[]) {}
 
@@ -184,10 +200,25 @@ export class RecordingHooks implements ControllerHooks {
     return { env: [], annotations: {} };
   }
 
-  recordFinished(record: ReconcileRecord): Promise<void> {
-    const finished = record.finished.map((f) => f.observation.name).join(',');
-    this.log.push(`hook recordFinished [${finished}]`);
-    return this.rejectRecordFinished ? Promise.reject(new Error('spans not accepted')) : Promise.resolve();
+  unsettled(_job: MapReduceJob, pods: readonly V1Pod[]): Set<V1Pod> {
+    return new Set(pods.filter((p) => this.unsettledPods.has(p.metadata?.name ?? '')));
+  }
+
+  deliver(_job: MapReduceJob, pods: readonly V1Pod[]): undefined {
+    this.log.push(`hook deliver [${pods.map((p) => p.metadata?.name).join(',')}]`);
+    return undefined;
+  }
+
+  released(pods: readonly V1Pod[]): void {
+    if (pods.length > 0) this.log.push(`hook released [${pods.map((p) => p.metadata?.name).join(',')}]`);
+  }
+
+  holdsJob(): boolean {
+    return this.holdJob;
+  }
+
+  jobGone(): void {
+    this.log.push('hook jobGone');
   }
 
   attemptsStarted(_job: MapReduceJob, started: PodToCreate[]): void {

@@ -19,6 +19,7 @@ describe('parseConfig', function () {
       metricsPerJob: true,
       kubeApiQps: 100,
       kubeApiBurst: 200,
+      spanDeliveryTimeoutMs: 600_000,
     });
   });
 

@@ -3,12 +3,14 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { ANNOTATION_CANCELLED_AT, ENV_ITEM_ID } from '../../src/api/constants.js';
 import type { MapReduceJob } from '../../src/api/types.js';
 import { controllingJob, isControlledBy, isTracked, ownerReference } from '../../src/controller/ownership.js';
 import { failureReason, observePod } from '../../src/controller/podobservation.js';
 import { transformPod } from '../../src/controller/podtransform.js';
 import { controllerGauges } from '../../src/telemetry/gauges.js';
-import { DurableSpanExporter } from '../../src/telemetry/exporter.js';
+import { SpanDelivery } from '../../src/telemetry/delivery.js';
+import { Attr, Outcome } from '../../src/telemetry/names.js';
 import { agentSpan, jobTraceOf } from '../../src/telemetry/spans.js';
 import type { SpanEnv } from '../../src/telemetry/spans.js';
 import { tracedStatus } from '../../src/telemetry/tracestate.js';
@@ -27,8 +29,17 @@ const JOB_BUILDER = makeJob('wc')
   .reduce();
 const JOB = servedJob(JOB_BUILDER.obj(), HARNESS_UID);
 const OTHER_JOB = servedJob(makeJob('wc').obj(), 'uid-of-an-earlier-wc');
-const NOW = at(30);
 const SPAN_ENV: SpanEnv = { resource: resourceFromAttributes({ 'service.name': 'test' }), version: '0.1.0' };
+
+/** As managePods marks an attempt stopped with its job, before deleting its pod. */
+function cancelled(pod: V1Pod, time: Date | string): V1Pod {
+  const value = typeof time === 'string' ? time : time.toISOString();
+  pod.metadata = {
+    ...pod.metadata,
+    annotations: { ...pod.metadata?.annotations, [ANNOTATION_CANCELLED_AT]: value },
+  };
+  return pod;
+}
 
 /** A span as data: its context is behind a function. */
 function spanData(span: ReadableSpan): Record<string, unknown> {
@@ -50,7 +61,7 @@ function readings(pod: V1Pod): unknown {
     podChanged: (['add', 'update', 'delete'] as const).map((verb) =>
       harness.controller.podChanged(pod, verb),
     ),
-    span: o && spanData(agentSpan(jt, SPAN_ENV, o, 'id', NOW)),
+    span: o && spanData(agentSpan(jt, SPAN_ENV, o, o.itemId)),
     gauges: controllerGauges([{ ...JOB, status: { phase: 'Running', totalItems: 6 } }], [pod], 0),
   };
 }
@@ -75,7 +86,10 @@ describe('transformPod', function () {
         creationTimestamp: T0,
         deletionTimestamp: at(5),
       },
-      spec: { containers: [{ name: 'agent' }], nodeName: 'kwok-node-1' },
+      spec: {
+        containers: [{ name: 'agent', env: [{ name: ENV_ITEM_ID, value: '2' }] }],
+        nodeName: 'kwok-node-1',
+      },
       status: {
         phase: 'Succeeded',
         conditions: [
@@ -110,19 +124,40 @@ describe('transformPod', function () {
     expect(transformPod(once)).to.deep.equal(once);
   });
 
-  it('keeps a small part of a served pod: no managedFields, annotations, env or volumes', function () {
+  it('keeps a small part of a served pod: no managedFields, annotations, env but the item id, or volumes', function () {
     const pod = servedMapPod(JOB, 0).succeeded('"a"').json();
     const kept = JSON.stringify(transformPod(pod));
     for (const dropped of [
       'managedFields',
       'annotations',
       'TRACEPARENT',
-      'MAPREDUCE_ITEM',
+      'MAPREDUCE_ITEM"',
+      'MAPREDUCE_ITEM_INDEX',
       'volumes',
       'image',
     ])
       expect(kept).not.to.include(dropped);
+    expect(kept).to.include(ENV_ITEM_ID);
     expect(kept.length).to.be.below(JSON.stringify(pod).length / 5);
+  });
+
+  it('keeps the cancelled-at annotation and the item id, and nothing else of annotations and env', function () {
+    const pod = cancelled(servedMapPod(JOB, 3).running().obj(), '2026-01-01T00:00:09Z');
+    expect(Object.keys(pod.metadata!.annotations!)).to.have.length.above(1);
+    expect(pod.spec!.containers[0]!.env!).to.have.length.above(1);
+    const kept = transformPod(pod);
+    expect({
+      annotations: kept.metadata!.annotations,
+      containers: kept.spec!.containers,
+      observed: observePod(kept) && {
+        cancelledAt: observePod(kept)!.cancelledAt,
+        itemId: observePod(kept)!.itemId,
+      },
+    }).to.deep.equal({
+      annotations: { [ANNOTATION_CANCELLED_AT]: '2026-01-01T00:00:09Z' },
+      containers: [{ name: 'agent', env: [{ name: ENV_ITEM_ID, value: '3' }] }],
+      observed: { cancelledAt: at(9), itemId: '3' },
+    });
   });
 
   const partial: { name: string; pod: V1Pod }[] = [
@@ -148,7 +183,7 @@ describe('transformPod', function () {
 });
 
 describe('every reader reads a transformed pod as the served one', function () {
-  const cases: { name: string; pod: ServedPodBuilder }[] = [
+  const cases: { name: string; pod: ServedPodBuilder; cancelledAt?: Date | string }[] = [
     { name: 'created, not scheduled', pod: servedMapPod(JOB, 0) },
     { name: 'scheduled, not started', pod: servedMapPod(JOB, 0).scheduled() },
     { name: 'running', pod: servedMapPod(JOB, 0).running(at(2)) },
@@ -186,35 +221,83 @@ describe('every reader reads a transformed pod as the served one', function () {
       name: 'a large item, mounted from its ConfigMap',
       pod: servedMapPod(JOB, 0, 0, JSON.stringify('x'.repeat(40_000))).succeeded('"x"'),
     },
+    { name: 'running, cancelled with its job', pod: servedMapPod(JOB, 2).running(at(2)), cancelledAt: at(9) },
+    {
+      name: 'cancelled with its job, being deleted',
+      pod: servedMapPod(JOB, 2).running(at(2)).deleting(at(9)),
+      cancelledAt: at(9),
+    },
+    {
+      name: 'cancelled, then failed as its container was stopped',
+      pod: servedMapPod(JOB, 2).failed(143, 'Error', at(10)).deleting(at(9)),
+      cancelledAt: at(9),
+    },
+    {
+      name: 'the reduce, cancelled with its job',
+      pod: servedReducePod(JOB, 0).running(at(21)),
+      cancelledAt: '2026-01-01T00:00:25Z',
+    },
+    {
+      name: 'a cancelled-at annotation that is not a time',
+      pod: servedMapPod(JOB, 2).running(at(2)),
+      cancelledAt: 'soon',
+    },
   ];
+  const served = (tc: (typeof cases)[number], pod: V1Pod): V1Pod =>
+    tc.cancelledAt === undefined ? pod : cancelled(pod, tc.cancelledAt);
   for (const tc of cases) {
     it(`${tc.name} (listed: Date timestamps)`, function () {
-      const pod = tc.pod.obj();
+      const pod = served(tc, tc.pod.obj());
       expect(readings(transformPod(pod))).to.deep.equal(readings(pod));
     });
     it(`${tc.name} (watched: JSON)`, function () {
-      const pod = tc.pod.json();
+      const pod = served(tc, tc.pod.json());
       expect(readings(transformPod(pod))).to.deep.equal(readings(pod));
     });
   }
+
+  it('a cancelled attempt’s span is cancelled and ends when it was cancelled, from the transformed pod', function () {
+    const o = observePod(transformPod(cancelled(servedMapPod(JOB, 2).running(at(2)).json(), at(9))))!;
+    const jt = jobTraceOf(JOB, tracedStatus(JOB.status!)!);
+    const span = agentSpan(jt, SPAN_ENV, o, o.itemId);
+    expect({
+      outcome: span.attributes[Attr.AgentOutcome],
+      itemId: span.attributes[Attr.ItemId],
+      end: span.endTime,
+    }).to.deep.equal({ outcome: Outcome.Cancelled, itemId: '2', end: [at(9).getTime() / 1000, 0] });
+  });
 });
 
-/** The tracing hooks on the real controller, exporting into the SDK's InMemorySpanExporter. */
+/** The tracing hooks on the real controller, delivering into the SDK's InMemorySpanExporter. */
 class TracedHarness extends ControllerHarness {
-  readonly memory = new InMemorySpanExporter();
+  readonly memory: InMemorySpanExporter;
+  readonly delivery: SpanDelivery;
 
   constructor() {
     const memory = new InMemorySpanExporter();
+    const delivery = new SpanDelivery({
+      exporters: [memory],
+      onNews: () => undefined,
+      log: { warn: () => undefined, info: () => undefined },
+    });
     super(JOB_BUILDER, {
       hooks: () =>
         new TracingHooks({
-          exporter: new DurableSpanExporter([memory]),
-          resource: Promise.resolve(resourceFromAttributes({ 'service.name': 'mapreduce-operator' })),
+          delivery,
+          resource: resourceFromAttributes({ 'service.name': 'mapreduce-operator' }),
           version: '0.1.0',
           defaultRatio: 1,
         }),
     });
     this.memory = memory;
+    this.delivery = delivery;
+  }
+
+  /** Until delivery has exported all it was given (InMemorySpanExporter answers on a timer). */
+  async delivered(): Promise<void> {
+    for (let turn = 0; turn < 100 && this.delivery.pending > 0; turn++)
+      await new Promise((r) => setTimeout(r, 0));
+    expect(this.delivery.pending).to.equal(0);
   }
 
   spans(): ReadableSpan[] {
@@ -255,11 +338,13 @@ describe('a job reconciled from transformed pods', function () {
 
   async function run(transform: (pod: V1Pod) => V1Pod): Promise<unknown> {
     const h = new TracedHarness();
-    for (const step of pods(JOB))
+    for (const step of pods(JOB)) {
       await h.reconcile(
         step.now,
         step.pods.map((p) => transform(p.json())),
       );
+      await h.delivered();
+    }
     return {
       calls: h.client.log,
       statusWrites: h.client.statusWrites.map((j) => j.status),
@@ -278,5 +363,7 @@ describe('a job reconciled from transformed pods', function () {
     const trimmed = await run(transformPod);
     expect(trimmed).to.deep.equal(whole);
     expect((whole as { finalPhase: string }).finalPhase).to.equal('Succeeded');
+    // Eleven attempts, the map and reduce phases, the job.
+    expect((whole as { spans: unknown[] }).spans).to.have.length(14);
   });
 });

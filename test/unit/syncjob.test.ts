@@ -4,7 +4,13 @@
 import { expect } from 'chai';
 import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
-import { LABEL_ITEM_INDEX, LABEL_JOB_NAME, LABEL_STORE } from '../../src/api/constants.js';
+import {
+  ANNOTATION_CANCELLED_AT,
+  FINALIZER_TELEMETRY,
+  LABEL_ITEM_INDEX,
+  LABEL_JOB_NAME,
+  LABEL_STORE,
+} from '../../src/api/constants.js';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
 import { itemsSelector } from '../../src/controller/itemstore.js';
 import { MAX_POD_CHANGES_PER_SYNC } from '../../src/controller/managepods.js';
@@ -149,7 +155,7 @@ interface Case {
 /** Item 0's result stored: the piece named by its first index, created once. */
 const STORE_RESULT_0 = 'createNamespacedConfigMap ns/wc-results-0 [0]';
 /** A job's first reconcile builds the pods of items 0 and 1, hands over (no) spans, then creates them. */
-const TRY_ITEMS_0_1 = ['hook decoratePod map 0/0', 'hook decoratePod map 1/0', 'hook recordFinished []'];
+const TRY_ITEMS_0_1 = ['hook decoratePod map 0/0', 'hook decoratePod map 1/0'];
 const START_ITEMS_0_1 = [
   ...TRY_ITEMS_0_1,
   'createNamespacedPod ns/wc-0-0',
@@ -159,7 +165,6 @@ const START_ITEMS_0_1 = [
 /** Item 0's success is recorded: item 2 takes its slot. */
 const START_ITEM_2 = [
   'hook decoratePod map 2/0',
-  'hook recordFinished [wc-0-0]',
   'createNamespacedPod ns/wc-2-0',
   'hook attemptsStarted [map 2/0]',
 ];
@@ -167,12 +172,7 @@ const WRITE_STATUS = ['replaceNamespacedCustomObjectStatus ns/wc', 'hook statusW
 
 /** A permanent error before any pod: the Failed status, its hooks and one Warning Event. */
 function failJobCalls(reason: string): string[] {
-  return [
-    'hook decorateStatus',
-    'hook recordFinished []',
-    ...WRITE_STATUS,
-    `createNamespacedEvent ns ${reason}`,
-  ];
+  return ['hook decorateStatus', ...WRITE_STATUS, `createNamespacedEvent ns ${reason}`, 'hook deliver []'];
 }
 
 const INVALID_POD = 'Pod "wc-0-0" is invalid: spec.containers[0].name: Invalid value: "Bad_Name"';
@@ -209,6 +209,7 @@ const cases: Case[] = [
         ...START_ITEMS_0_1,
         ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
+        'hook deliver []',
       ],
       status: running(),
       satisfied: false,
@@ -225,6 +226,7 @@ const cases: Case[] = [
         ...START_ITEMS_0_1,
         ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
+        'hook deliver []',
       ],
       status: running(),
       satisfied: false,
@@ -246,6 +248,7 @@ const cases: Case[] = [
         ...START_ITEMS_0_1,
         ...WRITE_STATUS,
         'createNamespacedEvent ns Started',
+        'hook deliver []',
       ],
       status: running(),
       satisfied: false,
@@ -318,7 +321,14 @@ const cases: Case[] = [
     pods: item0DoneItem1Running(),
     now: RESULT_DUE,
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        STORE_RESULT_0,
+        ...START_ITEM_2,
+        ...WRITE_STATUS,
+        'hook deliver [wc-0-0]',
+      ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
       satisfied: false,
     },
@@ -340,6 +350,7 @@ const cases: Case[] = [
         STORE_RESULT_0,
         ...START_ITEM_2,
         ...WRITE_STATUS,
+        'hook deliver [wc-0-0]',
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
       satisfied: false,
@@ -375,21 +386,26 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'spans not accepted: no pod is created or deleted and the status is not written',
+    name: 'a recorded pod whose span is not delivered yet: deleted all the same, its finalizer kept; nothing waits',
     job: three(),
-    status: running(),
-    pods: item0DoneItem1Running(),
-    now: RESULT_DUE,
-    setup: (w) => (w.hooks.rejectRecordFinished = true),
+    status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
+    pods: [
+      mapPod(0).succeeded('"A"').tracked().obj(),
+      mapPod(1).running().tracked().obj(),
+      mapPod(2).running().obj(),
+    ],
+    setup: (w) => w.hooks.unsettledPods.add('wc-0-0'),
     expect: {
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        STORE_RESULT_0,
-        'hook decoratePod map 2/0',
-        'hook recordFinished [wc-0-0]',
+        'deleteNamespacedPod ns/wc-0-0', // no release: the pod stays readable until its span is delivered
+        'hook attemptsStarted []',
+        ...WRITE_STATUS,
+        'hook deliver [wc-0-0]', // handed over (again) from what the status says
       ],
-      throws: 'spans not accepted',
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
+      satisfied: false,
     },
   },
   {
@@ -406,6 +422,7 @@ const cases: Case[] = [
         'hook attemptsStarted []',
         'hook statusWritten',
         'createNamespacedEvent ns PodCreateFailed',
+        'hook deliver []',
       ],
       throws: 500,
     },
@@ -422,7 +439,7 @@ const cases: Case[] = [
         ...TRY_ITEMS_0_1,
         'createNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
-        ...failJobCalls('PodTemplateInvalid'),
+        ...failJobCalls('PodTemplateInvalid').slice(1), // the reconcile's status was decorated already
       ],
       status: {
         ...running(),
@@ -457,6 +474,7 @@ const cases: Case[] = [
         'hook attemptsStarted []',
         'hook statusWritten',
         'createNamespacedEvent ns PodCreateFailed',
+        'hook deliver []',
       ],
       throws: 'pod ns/wc-0-0 belongs to another owner (an earlier job of this name?); waiting for it to go',
     },
@@ -479,6 +497,7 @@ const cases: Case[] = [
         'createNamespacedPod ns/wc-1-0',
         'hook attemptsStarted [map 1/0]',
         'hook statusWritten',
+        'hook deliver []',
       ],
       satisfied: false,
     },
@@ -493,10 +512,10 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook recordFinished []',
         'deleteNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
+        'hook deliver []',
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
     },
@@ -514,11 +533,12 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook recordFinished []',
         'patchNamespacedPod ns/wc-0-0 release', // a finished pod: released, then gone with the delete
         'deleteNamespacedPod ns/wc-0-0',
+        'hook released [wc-0-0]',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
+        'hook deliver []',
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
       satisfied: false,
@@ -531,7 +551,14 @@ const cases: Case[] = [
     pods: [mapPod(0).succeeded('"A"').tracked().deleting(at(8)).obj(), mapPod(1).running().tracked().obj()],
     now: RESULT_DUE,
     expect: {
-      calls: [ITEMS_LIST, 'hook decorateStatus', STORE_RESULT_0, ...START_ITEM_2, ...WRITE_STATUS],
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        STORE_RESULT_0,
+        ...START_ITEM_2,
+        ...WRITE_STATUS,
+        'hook deliver [wc-0-0]',
+      ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
       satisfied: false,
     },
@@ -550,10 +577,11 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook recordFinished []',
         'patchNamespacedPod ns/wc-0-0 release',
+        'hook released [wc-0-0]',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
+        'hook deliver []',
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
       satisfied: false,
@@ -569,11 +597,12 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook recordFinished [wc-0-0]',
         'patchNamespacedPod ns/wc-0-0 release', // a finished pod: released, then gone with the delete
         'deleteNamespacedPod ns/wc-0-0',
+        'hook released [wc-0-0]',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
+        'hook deliver [wc-0-0]',
       ],
       status: running({ totalItems: 1, activeItems: 1 }),
       satisfied: false,
@@ -586,6 +615,73 @@ const cases: Case[] = [
     pods: [mapPod(0).running().tracked().obj(), mapPod(1).succeeded('"B"').obj()],
     setup: (w) => (w.job.metadata.deletionTimestamp = at(4)),
     expect: { calls: ['patchNamespacedPod ns/wc-0-0 release'] },
+  },
+  {
+    name: 'a job being deleted with the telemetry finalizer: its running pod is marked cancelled and stopped, held for its span',
+    job: three(),
+    status: running({ activeItems: 1 }),
+    pods: [mapPod(0).running().tracked().obj(), mapPod(1).succeeded('"B"').tracked().obj()],
+    setup: (w) => {
+      w.job.metadata.deletionTimestamp = at(4);
+      w.job.metadata.finalizers = [FINALIZER_TELEMETRY];
+      w.hooks.unsettledPods.add('wc-0-0');
+      w.hooks.holdJob = true;
+    },
+    expect: {
+      calls: [
+        `patchNamespacedPod ns/wc-0-0 {"metadata":{"annotations":{"${ANNOTATION_CANCELLED_AT}":"${t(4)}"}}}`,
+        'patchNamespacedPod ns/wc-1-0 release', // its span settled: released
+        'deleteNamespacedPod ns/wc-0-0',
+        'hook released [wc-1-0]',
+        'hook decorateStatus',
+        'hook statusWritten',
+        'hook deliver [wc-0-0]',
+      ],
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a job being deleted whose spans settled: the telemetry finalizer goes, so the job can',
+    job: three(),
+    status: running({ activeItems: 0 }),
+    pods: [mapPod(1).succeeded('"B"').tracked().obj()],
+    setup: (w) => {
+      w.job.metadata.deletionTimestamp = at(4);
+      w.job.metadata.finalizers = ['other.example/keep', FINALIZER_TELEMETRY];
+    },
+    expect: {
+      calls: [
+        'patchNamespacedPod ns/wc-1-0 release',
+        'hook released [wc-1-0]',
+        'hook decorateStatus',
+        'hook statusWritten',
+        'hook deliver []',
+        'patchNamespacedCustomObject ns/wc finalizers=other.example/keep',
+      ],
+    },
+  },
+  {
+    name: 'a sampled job’s first reconcile adds the telemetry finalizer before any pod exists',
+    job: three(),
+    setup: (w) => (w.hooks.holdJob = true),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
+        'hook decorateStatus',
+        'hook decoratePod map 0/0',
+        'hook decoratePod map 1/0',
+        'patchNamespacedCustomObject ns/wc finalizers=mapreduce.dev/telemetry',
+        'createNamespacedPod ns/wc-0-0',
+        'createNamespacedPod ns/wc-1-0',
+        'hook attemptsStarted [map 0/0,map 1/0]',
+        ...WRITE_STATUS,
+        'createNamespacedEvent ns Started',
+        'hook deliver []',
+      ],
+      status: running({ totalItems: 3, activeItems: 0 }),
+      satisfied: false,
+    },
   },
   {
     name: 'a job that is gone: pods still tracked under its name are released',
@@ -623,9 +719,9 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'hook recordFinished []',
         'hook attemptsStarted []',
         'hook statusWritten',
+        'hook deliver []',
       ],
       returns: 750,
     },
@@ -641,11 +737,11 @@ const cases: Case[] = [
         ITEMS_LIST,
         'hook decorateStatus',
         'hook decoratePod map 0/1',
-        'hook recordFinished []',
         'createNamespacedPod ns/wc-0-1',
         'hook attemptsStarted [map 0/1]',
         'hook statusWritten',
         'createNamespacedEvent ns ItemRetried',
+        'hook deliver []',
       ],
       satisfied: false,
     },
@@ -661,10 +757,10 @@ const cases: Case[] = [
         ITEMS_LIST,
         'hook decorateStatus',
         STORE_RESULT_0,
-        'hook recordFinished [wc-0-0]',
         'hook attemptsStarted []',
         ...WRITE_STATUS,
         'createNamespacedEvent ns Completed',
+        'hook deliver [wc-0-0]',
       ],
       status: running({
         totalItems: 1,
@@ -694,7 +790,16 @@ const cases: Case[] = [
     }),
     pods: [mapPod(0).succeeded('"A"', at(1)).obj()],
     now: at(20),
-    expect: { calls: ['deleteNamespacedPod ns/wc-0-0'], returns: 45_000, satisfied: false },
+    expect: {
+      calls: [
+        'hook decorateStatus',
+        'deleteNamespacedPod ns/wc-0-0',
+        'hook statusWritten',
+        'hook deliver []',
+      ],
+      returns: 45_000,
+      satisfied: false,
+    },
   },
   {
     name: 'a finished job past its TTL is deleted, this very one (uid precondition)',
@@ -737,7 +842,7 @@ const cases: Case[] = [
     }),
     now: at(30),
     expect: {
-      calls: ['replaceNamespacedCustomObjectStatus ns/wc'],
+      calls: ['hook decorateStatus', ...WRITE_STATUS, 'hook deliver []'],
       status: running({
         totalItems: 1,
         completedIndexes: '0',
@@ -759,7 +864,15 @@ const cases: Case[] = [
     }),
     pods: [mapPod(0, 2).failed(1, 'Error', at(1)).obj(), mapPod(1, 2).failed(1, 'Error', at(2)).obj()],
     now: at(30),
-    expect: { calls: ['deleteNamespacedPod ns/wc-0-2'], satisfied: false },
+    expect: {
+      calls: [
+        'hook decorateStatus',
+        'deleteNamespacedPod ns/wc-0-2',
+        'hook statusWritten',
+        'hook deliver []',
+      ],
+      satisfied: false,
+    },
   },
 ];
 

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config.js';
-import { tracingFromEnv } from '../../src/telemetry/setup.js';
+import { jobSpanResource, tracingFromEnv } from '../../src/telemetry/setup.js';
 import { pushExportersFromEnv } from '../../src/telemetry/metricsetup.js';
 import { TracingHooks } from '../../src/telemetry/tracing.js';
-import { DurableSpanExporter } from '../../src/telemetry/exporter.js';
+import { SpanDelivery } from '../../src/telemetry/delivery.js';
 import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { makeJob } from '../support/jobbuilder.js';
@@ -55,11 +55,13 @@ describe('tracingFromEnv', function () {
     });
   }
 
-  it('applies OTEL_BSP_MAX_EXPORT_BATCH_SIZE and OTEL_BSP_EXPORT_TIMEOUT to its export path', function () {
-    expect(tracingFromEnv({})).to.deep.include({ batchSize: 512, exportTimeoutMs: 30000 });
-    expect(
-      tracingFromEnv({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100', OTEL_BSP_EXPORT_TIMEOUT: '5000' }),
-    ).to.deep.include({ batchSize: 100, exportTimeoutMs: 5000 });
+  it('applies OTEL_BSP_MAX_EXPORT_BATCH_SIZE to its delivery', function () {
+    expect(tracingFromEnv({}).batchSize).to.equal(512);
+    expect(tracingFromEnv({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100' }).batchSize).to.equal(100);
+  });
+
+  it('has no export timeout of its own: delivery retries until --span-delivery-timeout', function () {
+    expect(tracingFromEnv({ OTEL_BSP_EXPORT_TIMEOUT: '5000' })).not.to.have.property('exportTimeoutMs');
   });
 
   const errors: { env: Record<string, string>; message: string }[] = [
@@ -72,8 +74,8 @@ describe('tracingFromEnv', function () {
       message: 'OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp, console or none (comma-separated)',
     },
     {
-      env: { OTEL_BSP_EXPORT_TIMEOUT: '-1' },
-      message: 'OTEL_BSP_EXPORT_TIMEOUT: "-1" must be a positive whole number',
+      env: { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '0' },
+      message: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "0" must be a positive whole number',
     },
   ];
   for (const tc of errors) {
@@ -83,11 +85,37 @@ describe('tracingFromEnv', function () {
   }
 });
 
+describe('jobSpanResource', function () {
+  it('keeps the operator’s resource but what names one replica', function () {
+    const operator = resourceFromAttributes({
+      'service.name': 'mapreduce-operator',
+      'service.version': '0.1.0',
+      'service.instance.id': 'pod-uid-7',
+      'k8s.namespace.name': 'mapreduce-system',
+      'k8s.pod.name': 'mapreduce-operator-5d9c-x2',
+      'k8s.pod.uid': 'pod-uid-7',
+      'k8s.node.name': 'node-1',
+      'k8s.cluster.uid': 'cluster-uid',
+      'container.id': 'abc123',
+    });
+    expect(jobSpanResource(operator).attributes).to.deep.equal({
+      'service.name': 'mapreduce-operator',
+      'service.version': '0.1.0',
+      'k8s.namespace.name': 'mapreduce-system',
+      'k8s.cluster.uid': 'cluster-uid',
+    });
+  });
+});
+
 describe('log correlation', function () {
   it('names the job span in every log line, before and after the trace is in status', function () {
     const hooks = new TracingHooks({
-      exporter: new DurableSpanExporter([]),
-      resource: Promise.resolve(resourceFromAttributes({})),
+      delivery: new SpanDelivery({
+        exporters: [],
+        onNews: () => undefined,
+        log: { warn: () => undefined, info: () => undefined },
+      }),
+      resource: resourceFromAttributes({}),
       version: '0.1.0',
       defaultRatio: 1,
     });

@@ -36,10 +36,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- /* The rules the operator needs on its jobs, pods, ConfigMaps and Events, each with the code that uses it
        (see docs/install.md; test/integration/install.test.ts runs a job with nothing more). */ -}}
 {{- define "mapreduce-operator.jobRules" -}}
-# list, watch: the job informer (controller/wiring.ts); delete: ttlSecondsAfterFinished (controller/ttl.ts).
+# list, watch: the job informer (controller/wiring.ts); delete: ttlSecondsAfterFinished (controller/ttl.ts);
+# patch: the telemetry finalizer on a sampled job until its spans are delivered (Controller.syncJobFinalizer).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs]
-  verbs: [list, watch, delete]
+  verbs: [list, watch, delete, patch]
 # update: the one status write per reconcile, a replace of the status subresource (Controller.writeStatus).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs/status]
@@ -50,7 +51,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   resources: [mapreducejobs/finalizers]
   verbs: [update]
 # list, watch: the pod informer (controller/wiring.ts); create, delete: managePods; patch: releasePod takes
-# the tracking finalizer off; get: after AlreadyExists, whether the pod of that name is the job's (isOurs).
+# the tracking finalizer off, and a running pod stopped with its job is marked cancelled-at (managePods);
+# get: after AlreadyExists, whether the pod of that name is the job's (isOurs).
 - apiGroups: ['']
   resources: [pods]
   verbs: [get, list, watch, create, delete, patch]
