@@ -23,7 +23,16 @@ function codeSpans(text: string): Set<string> {
 function prometheusName(name: string): string {
   const base = name.replaceAll('.', '_');
   if ((SECONDS_METRICS as readonly string[]).includes(name)) return `${base}_seconds`;
-  const counters = ['started', 'completed', 'failed', 'retried', 'reconciles', 'errors'];
+  const counters = [
+    'started',
+    'completed',
+    'failed',
+    'retried',
+    'reconciles',
+    'errors',
+    'delivered',
+    'dropped',
+  ];
   return counters.some((c) => name.endsWith(`.${c}`)) ? `${base}_total` : base;
 }
 
