@@ -23,7 +23,7 @@ else
   OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT" OTEL_METRIC_EXPORT_INTERVAL=5000 \
     OTEL_METRICS_EXPORTER=prometheus \
     setsid nohup node dist/main.js --kubeconfig="$KUBECONFIG_PATH" --retry-backoff-base=1s \
-    --health-port="$OPERATOR_HEALTH_PORT" --metrics-port="$OPERATOR_METRICS_PORT" --cluster-name=local-demo \
+    --health-port="$OPERATOR_HEALTH_PORT" --metrics-port="$OPERATOR_METRICS_PORT" --metrics-per-job --cluster-name=local-demo \
     >>"$CLUSTER_LOG_DIR/operator.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
 fi

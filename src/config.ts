@@ -133,8 +133,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   'metrics-per-job': {
     env: 'MAPREDUCE_METRICS_PER_JOB',
-    help: 'label metrics with mapreduce.job.name (one series per job); false for very many jobs',
-    default: 'true',
+    help: 'label metrics with mapreduce.job.name (one series per job, never forgotten while the operator runs); off by default so series stay bounded by namespaces',
+    default: 'false',
     boolean: true,
   },
 };

@@ -45,6 +45,8 @@ export const MetricAttr = {
   Phase: 'mapreduce.phase.type',
   Reason: 'reason',
   Result: 'result',
+  /** On mapreduce.agent.duration: succeeded or failed (the span's mapreduce.agent.outcome). */
+  Outcome: 'mapreduce.agent.outcome',
   /** Why export requests failed (transient, permanent, tooLarge) or spans were dropped (permanent, tooLarge, timeout). */
   ErrorType: 'error.type',
 } as const;

@@ -14,6 +14,7 @@ import type {
 import type { PodToCreate } from '../controller/jobstate.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { DeliveryObserver, ExportFailure } from './delivery.js';
+import { Outcome } from './names.js';
 import type { ControllerGauges } from './gauges.js';
 import {
   AGENT_DURATION_BUCKETS_S,
@@ -233,23 +234,33 @@ export class MetricsHooks implements ControllerHooks, DeliveryObserver {
         if (this.counted.size > MAX_COUNTED_PODS) this.counted.delete(this.counted.values().next().value!);
       }
       const attrs = { ...base, [MetricAttr.Phase]: o.phase };
+      const reason = o.reason ?? 'Unknown';
+      // The semantic conventions' error.type beside the operator's own reason (the same value).
+      const failure = { ...attrs, [MetricAttr.Reason]: reason, [MetricAttr.ErrorType]: reason };
       if (o.createdAt && o.finishedAt) {
         const seconds = Math.max(0, (o.finishedAt.getTime() - o.createdAt.getTime()) / 1000);
-        this.counters[Metric.AgentDuration]!.record(seconds, attrs);
+        const outcome = o.state === 'succeeded' ? Outcome.Succeeded : Outcome.Failed;
+        this.counters[Metric.AgentDuration]!.record(seconds, {
+          ...attrs,
+          [MetricAttr.Outcome]: outcome,
+          ...(o.state === 'succeeded' ? {} : { [MetricAttr.ErrorType]: reason }),
+        });
       }
       if (o.state === 'succeeded') this.counters[Metric.AgentsCompleted]!.add(1, attrs);
-      else if (f.final || f.endedWithJob)
-        this.counters[Metric.AgentsFailed]!.add(1, { ...attrs, [MetricAttr.Reason]: o.reason ?? 'Unknown' });
-      else
-        this.counters[Metric.AgentsRetried]!.add(1, { ...attrs, [MetricAttr.Reason]: o.reason ?? 'Unknown' });
+      else if (f.final || f.endedWithJob) this.counters[Metric.AgentsFailed]!.add(1, failure);
+      else this.counters[Metric.AgentsRetried]!.add(1, failure);
     }
     const prev = job.status ?? {};
     if (!prev.startTime && status.startTime) this.counters[Metric.JobsStarted]!.add(1, base);
     if (isFinished(status.phase) && !isFinished(prev.phase)) {
       if (status.phase === 'Succeeded') this.counters[Metric.JobsCompleted]!.add(1, base);
       else {
-        const reason = failedCondition(status)?.reason;
-        this.counters[Metric.JobsFailed]!.add(1, { ...base, [MetricAttr.Reason]: reason ?? 'Unknown' });
+        const reason = failedCondition(status)?.reason ?? 'Unknown';
+        this.counters[Metric.JobsFailed]!.add(1, {
+          ...base,
+          [MetricAttr.Reason]: reason,
+          [MetricAttr.ErrorType]: reason,
+        });
       }
       const start = status.startTime ?? job.metadata.creationTimestamp;
       if (start && status.completionTime) {

@@ -94,7 +94,8 @@ describe('install', function () {
       '--leader-elect=true',
       '--metrics-port=9464',
       '--metrics-bind-address=0.0.0.0',
-      '--metrics-per-job=true',
+      '--metrics-per-job=false',
+      '--span-delivery-timeout=10m',
       '--kube-api-qps=100',
       '--kube-api-burst=200',
     ]);

@@ -31,7 +31,7 @@ describe('metrics', function () {
   });
 
   async function start(): Promise<OperatorProcess> {
-    const op = await startOperator(ns.name, [`--metrics-port=${port}`], STARTED);
+    const op = await startOperator(ns.name, [`--metrics-port=${port}`, '--metrics-per-job'], STARTED);
     operators.push(op);
     return op;
   }
@@ -98,7 +98,7 @@ describe('metrics', function () {
     // Jaeger v2 is an OpenTelemetry Collector: its OTLP receiver takes metrics and re-serves them as Prometheus text.
     const jaeger = await Jaeger.start();
     try {
-      const op = await startOperator(ns.name, [], STARTED, {
+      const op = await startOperator(ns.name, ['--metrics-per-job'], STARTED, {
         OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpGrpcEndpoint,
         OTEL_METRIC_EXPORT_INTERVAL: '500',
         OTEL_TRACES_EXPORTER: 'none',
@@ -181,6 +181,7 @@ describe('metrics', function () {
     expect(local).to.not.include(foreign);
     const op = await startOperator(ns.name, [
       `--metrics-port=${await freePort()}`,
+      '--metrics-per-job',
       `--metrics-bind-address=${foreign}`,
     ]);
     operators.push(op);

@@ -16,7 +16,7 @@ describe('parseConfig', function () {
       retryBackoffMaxMs: 360_000,
       metricsPort: 9464,
       metricsBindAddress: '127.0.0.1',
-      metricsPerJob: true,
+      metricsPerJob: false,
       kubeApiQps: 100,
       kubeApiBurst: 200,
       spanDeliveryTimeoutMs: 600_000,
