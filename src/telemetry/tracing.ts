@@ -63,6 +63,9 @@ export class TracingHooks implements ControllerHooks {
     const attributes = { ...this.options.resource.attributes };
     delete attributes['service.version'];
     delete attributes[Attr.K8sClusterUid];
+    // k8s.namespace.name on a job's spans is the job's namespace (a span attribute): the operator's own
+    // namespace would say otherwise in the resource, so the spans' resource leaves it out (metrics keep it).
+    delete attributes[Attr.K8sNamespace];
     const version = t?.operatorVersion ?? this.options.version;
     attributes['service.version'] = version;
     if (t?.clusterUID) attributes[Attr.K8sClusterUid] = t.clusterUID;

@@ -765,6 +765,8 @@ describe('tracing hooks', function () {
             'service.name': 'mapreduce-operator',
             'service.version': '0.2.0',
             'k8s.cluster.uid': 'cluster-b',
+            // The operator's namespace: not on a job's spans, whose k8s.namespace.name is the job's.
+            'k8s.namespace.name': 'mapreduce-system',
           },
         });
         t.hooks.deliver(job, pods);
