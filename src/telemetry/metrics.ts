@@ -50,7 +50,7 @@ export class MetricsHooks implements ControllerHooks, DeliveryObserver {
   private readonly counters: Record<string, Fanout> = {};
   /**
    * Pods whose attempt was counted: a superseded attempt's pod may stay (held for its span) and be reported
-   * again; it counts once. Forgotten when the pod is released.
+   * again, even after its release (a stale cache); it counts once.
    */
   private readonly counted = new Set<string>();
 
@@ -192,9 +192,9 @@ export class MetricsHooks implements ControllerHooks, DeliveryObserver {
     return undefined;
   }
 
-  released(pods: readonly V1Pod[]): void {
-    for (const pod of pods) if (pod.metadata?.uid) this.counted.delete(pod.metadata.uid);
-  }
+  // Not forgotten on release: a reconcile on a cache that does not show the release yet reports the pod
+  // again. The set is bounded instead (MAX_COUNTED_PODS, oldest first).
+  released(_pods: readonly V1Pod[]): void {}
 
   holdsJob(): boolean {
     return false;
@@ -230,7 +230,6 @@ export class MetricsHooks implements ControllerHooks, DeliveryObserver {
       if (uid !== undefined) {
         if (this.counted.has(uid)) continue;
         this.counted.add(uid);
-        // Bounded: a pod released before it was counted is never forgotten by released().
         if (this.counted.size > MAX_COUNTED_PODS) this.counted.delete(this.counted.values().next().value!);
       }
       const attrs = { ...base, [MetricAttr.Phase]: o.phase };

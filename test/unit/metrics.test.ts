@@ -6,6 +6,7 @@ import { DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-m
 import type { DataPoint, Histogram, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ControllerGauges } from '../../src/telemetry/gauges.js';
 import { MetricsHooks } from '../../src/telemetry/metrics.js';
+import { observePod } from '../../src/controller/podobservation.js';
 import { ControllerHarness } from '../support/controllerharness.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
@@ -133,6 +134,26 @@ describe('metrics hooks', function () {
     )!;
     expect(agentDuration.descriptor.unit).to.equal('s');
     expect(agentDuration.dataPointType).to.equal(DataPointType.HISTOGRAM);
+  });
+
+  it('counts a superseded attempt once though its held pod is reported again, even after its release', async function () {
+    const h = new Harness(makeJob('wc').items(['a']));
+    const older = mapPod(0, 0).failed(1, 'Error', at(2)).obj();
+    older.metadata!.uid = 'uid-older';
+    const observation = observePod(older)!;
+    const record = {
+      job: h.job,
+      status: h.job.status ?? {},
+      finished: [{ observation, final: false }],
+      itemId: () => undefined,
+      now: at(3),
+      events: [],
+    };
+    h.hooks.statusWritten(record); // reported when its retry was seen
+    h.hooks.released([older]); // its span delivered, its finalizer removed
+    h.hooks.statusWritten(record); // a reconcile on a cache that still shows it
+    const rm = await h.collect();
+    expect(value(rm, 'mapreduce.agents.retried', { 'mapreduce.phase.type': 'map' })).to.equal(1);
   });
 
   it('counts a failed job by its reason, and not the attempts its end cancelled', async function () {
