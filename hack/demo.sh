@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: the local control plane, Jaeger and Prometheus, the operator with tracing and metrics on, and
-# the word-count example run to completion; then its status, result, trace waterfall and metrics.
+# The demo: the local control plane, Jaeger, Zipkin and Prometheus, the operator with tracing (to Jaeger and
+# Zipkin at once) and metrics on, and the word-count example run to completion; then its status, result, trace
+# waterfall, the trace's page in Zipkin's web UI, and metrics.
 # Everything stays up until `npm run demo:down`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,7 +21,8 @@ if pid="$(cat "$pidfile" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; then
   log "operator: already running (pid $pid)"
 else
   log "operator: starting (log: .cluster/logs/operator.log)"
-  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT" OTEL_METRIC_EXPORT_INTERVAL=5000 \
+  OTEL_TRACES_EXPORTER=otlp,zipkin OTEL_EXPORTER_ZIPKIN_ENDPOINT="http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans" \
+    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT" OTEL_METRIC_EXPORT_INTERVAL=5000 \
     OTEL_METRICS_EXPORTER=prometheus \
     setsid nohup node dist/main.js --kubeconfig="$KUBECONFIG_PATH" --retry-backoff-base=1s \
     --health-port="$OPERATOR_HEALTH_PORT" --metrics-port="$OPERATOR_METRICS_PORT" --metrics-per-job --cluster-name=local-demo \
@@ -58,6 +60,14 @@ echo "\$ kubectl mapreduce trace wordcount       (the job's trace, read back fro
 for _ in $(seq 1 20); do out="$(cli trace wordcount 2>&1)" && [[ "$out" == *mapreduce.job.execute* ]] && break; sleep 0.5; done
 echo "$out"
 echo
+trace_id="$(kctl -n "$DEMO_NAMESPACE" get mrj wordcount -o jsonpath='{.status.traceID}')"
+zipkin_spans() { # how many spans of the trace Zipkin holds
+  curl -fsS "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$1" 2>/dev/null |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).length))' 2>/dev/null || echo 0
+}
+for _ in $(seq 1 20); do spans="$(zipkin_spans "$trace_id")" && [ "$spans" != 0 ] && break; sleep 0.5; done
+echo "The same trace in Zipkin's web UI ($spans spans there): http://127.0.0.1:$ZIPKIN_PORT/zipkin/traces/$trace_id"
+echo
 sel="k8s_namespace_name=\"$DEMO_NAMESPACE\",mapreduce_job_name=\"wordcount\""
 for _ in $(seq 1 30); do [ "$(promql "sum(mapreduce_jobs_completed_total{$sel})")" = 1 ] && break; sleep 1; done
 echo "Metrics, from Prometheus (http://127.0.0.1:$PROMETHEUS_PORT):"
@@ -77,6 +87,7 @@ Everything is still running:
   node dist/cli/main.js trace retries -n $DEMO_NAMESPACE   # or put dist/cli/main.js on PATH as kubectl-mapreduce
   Jaeger query API:  http://127.0.0.1:$JAEGER_QUERY_PORT/api/traces/\$(kubectl get mrj -n $DEMO_NAMESPACE wordcount -o jsonpath='{.status.traceID}')
                      (a Go-module build of Jaeger has no web UI assets; its API is complete)
+  Zipkin web UI:     http://127.0.0.1:$ZIPKIN_PORT/zipkin/traces/$trace_id   (every job's trace; search at /zipkin/)
   Prometheus:        http://127.0.0.1:$PROMETHEUS_PORT/graph    (try: mapreduce_agents_completed_total)
   operator metrics:  http://127.0.0.1:$OPERATOR_METRICS_PORT/metrics
   operator log:      tail -f .cluster/logs/operator.log

@@ -19,6 +19,7 @@ NODE_DIR="$MAPREDUCE_CACHE_DIR/node-$NODE_VERSION"
 PROMETHEUS_DIR="$MAPREDUCE_CACHE_DIR/prometheus-$PROMETHEUS_DEB_VERSION"
 LUA_DIR="$MAPREDUCE_CACHE_DIR/lua-$LUA_DEB_VERSION"
 FAKETIME_DIR="$MAPREDUCE_CACHE_DIR/faketime-$FAKETIME_DEB_VERSION"
+ZIPKIN_DIR="$MAPREDUCE_CACHE_DIR/zipkin-$ZIPKIN_VERSION"
 # Keyed by its source, so an edit to hack/kstatus rebuilds it.
 KSTATUS_BIN_DIR="$MAPREDUCE_CACHE_DIR/kstatus-$(cat "$HACK_DIR"/kstatus/go.mod "$HACK_DIR"/kstatus/go.sum "$HACK_DIR"/kstatus/main.go | sha256sum | cut -c1-12)-$GO_VERSION_KEY"
 
@@ -46,6 +47,7 @@ JAEGER_OTLP_GRPC_PORT=4317
 JAEGER_OTLP_HTTP_PORT=4318
 JAEGER_QUERY_PORT=16686
 PROMETHEUS_PORT=9090
+ZIPKIN_PORT=9411 # its API (POST /api/v2/spans) and web UI (/zipkin/)
 OPERATOR_METRICS_PORT=9464 # the demo operator's /metrics, which Prometheus scrapes
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -93,7 +95,8 @@ stop_process() { # stop_process NAME PIDFILE
 }
 
 # Waits until URL answers 2xx, or dies naming LOG.
-wait_http() { # wait_http NAME URL LOG
-  for _ in $(seq 1 150); do curl -fsS -o /dev/null "$2" 2>/dev/null && return 0; sleep 0.2; done
+wait_http() { # wait_http NAME URL LOG [SECONDS, default 30]
+  local deadline=$((SECONDS + ${4:-30}))
+  while [ "$SECONDS" -lt "$deadline" ]; do curl -fsS -o /dev/null "$2" 2>/dev/null && return 0; sleep 0.2; done
   die "$1 did not come up at $2; see $3"
 }

@@ -6,6 +6,7 @@
 #   lua         Debian's lua5.1 (Argo CD's health checks are Lua 5.1), unpacked the same way
 #   faketime    Debian's libfaketime, unpacked the same way: prints the library to LD_PRELOAD
 #   kstatus     hack/kstatus: what Flux and kpt compute of an object (sigs.k8s.io/cli-utils, pinned in its go.mod)
+#   zipkin      the pinned zipkin-server exec jar from Maven Central, checked and extracted: prints the jar to `java -jar`
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -39,6 +40,18 @@ build_kstatus() { # our own module (hack/kstatus), pinned by its go.sum
   (cd "$HACK_DIR/kstatus" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w" -o "$1/kstatus" .)
 }
 
+# The jar is checked against ZIPKIN_SHA256, then extracted (Spring Boot's jarmode=tools): an extracted jar
+# starts in about half the time of the 135 MB nested one (measured: 10 s instead of 21 s on 2 cores).
+install_zipkin() { # install_zipkin DIR
+  local tmp jar="zipkin-server-$ZIPKIN_VERSION-exec.jar"
+  tmp="$(mktemp -d)"
+  log "zipkin: downloading io.zipkin:zipkin-server:$ZIPKIN_VERSION:exec from Maven Central"
+  curl -sSfL --retry 3 -o "$tmp/$jar" "https://repo1.maven.org/maven2/io/zipkin/zipkin-server/$ZIPKIN_VERSION/$jar"
+  echo "$ZIPKIN_SHA256  $tmp/$jar" | sha256sum --check --quiet - || die "zipkin: $jar does not match ZIPKIN_SHA256"
+  java -Djarmode=tools -jar "$tmp/$jar" extract --destination "$1" --force --application-filename zipkin.jar >/dev/null
+  rm -rf "$tmp"
+}
+
 case "${1:-}" in
   jaeger) [ -x "$JAEGER_BIN_DIR/jaeger" ] || bash "$HACK_DIR/build-control-plane.sh" jaeger >&2
     echo "$JAEGER_BIN_DIR/jaeger" ;;
@@ -54,5 +67,11 @@ case "${1:-}" in
     echo "$lib" ;;
   kstatus) [ -x "$KSTATUS_BIN_DIR/kstatus" ] || install_atomically "$KSTATUS_BIN_DIR" build_kstatus >&2
     echo "$KSTATUS_BIN_DIR/kstatus" ;;
-  *) die "usage: $0 jaeger|helm|prometheus|lua|faketime|kstatus" ;;
+  zipkin) if [ ! -f "$ZIPKIN_DIR/zipkin.jar" ]; then
+      ensure_apt curl curl >&2
+      ensure_apt java openjdk-17-jre-headless >&2
+      install_atomically "$ZIPKIN_DIR" install_zipkin >&2
+    fi
+    echo "$ZIPKIN_DIR/zipkin.jar" ;;
+  *) die "usage: $0 jaeger|helm|prometheus|lua|faketime|kstatus|zipkin" ;;
 esac

@@ -36,15 +36,19 @@ const GRPC_RESOURCE_EXHAUSTED = 8;
 const HTTP_RETRYABLE = new Set([429, 502, 503, 504]);
 const HTTP_TOO_LARGE = 413;
 
+/** The Zipkin exporter's error for a refused request names the HTTP status only in its message. */
+const ZIPKIN_HTTP_STATUS = /^Got unexpected status code from zipkin: (\d{3})$/;
+
 /**
  * Classifies an exporter's error as the OTLP specification does. gRPC errors carry a numeric code from 0 to
- * 16 and HTTP errors (OTLPExporterError) the response status; a network error (connection refused, reset,
- * timeout) carries neither and is transient. A gRPC RESOURCE_EXHAUSTED saying the message was too large, and
- * HTTP 413, mean "too large".
+ * 16 and HTTP errors (OTLPExporterError) the response status, as does the Zipkin exporter's message; a
+ * network error (connection refused, reset, timeout) carries neither and is transient. A gRPC
+ * RESOURCE_EXHAUSTED saying the message was too large, and HTTP 413, mean "too large".
  */
 export function classifyExportError(err: unknown): ExportFailure {
-  const code = (err as { code?: unknown } | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
+  const zipkinStatus = ZIPKIN_HTTP_STATUS.exec(message)?.[1];
+  const code = zipkinStatus ? Number(zipkinStatus) : (err as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'number') return 'transient';
   if (code >= 100) {
     if (code === HTTP_TOO_LARGE) return 'tooLarge';

@@ -42,6 +42,23 @@ export function otlpTarget(
   return { endpoint, protocol };
 }
 
+/** The OpenTelemetry specification's default for OTEL_EXPORTER_ZIPKIN_ENDPOINT. */
+export const DEFAULT_ZIPKIN_ENDPOINT = 'http://localhost:9411/api/v2/spans';
+
+/** OTEL_EXPORTER_ZIPKIN_ENDPOINT: the URL Zipkin's v2 JSON spans are POSTed to. */
+export function zipkinEndpoint(env: NodeJS.ProcessEnv): string {
+  const endpoint = env.OTEL_EXPORTER_ZIPKIN_ENDPOINT?.trim() || DEFAULT_ZIPKIN_ENDPOINT;
+  let protocol: string;
+  try {
+    protocol = new URL(endpoint).protocol;
+  } catch {
+    protocol = '';
+  }
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new ConfigError(`OTEL_EXPORTER_ZIPKIN_ENDPOINT: "${endpoint}" is not an http or https URL`);
+  return endpoint;
+}
+
 export function sdkDisabled(env: NodeJS.ProcessEnv): boolean {
   return env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
 }

@@ -5,13 +5,21 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as HttpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { ConfigError } from '../config.js';
 import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
 import { EXPORT_BATCH_SIZE } from './exporter.js';
-import { byProtocol, exporterNames, otlpTarget, positiveInt, sdkDisabled } from './otelenv.js';
+import {
+  byProtocol,
+  exporterNames,
+  otlpTarget,
+  positiveInt,
+  sdkDisabled,
+  zipkinEndpoint,
+} from './otelenv.js';
 import { samplerRatioFromEnv } from './sampling.js';
 import type { SpanLimits } from './spans.js';
 
@@ -32,7 +40,10 @@ export interface TracingSetup {
   warnings: string[];
 }
 
-/** Reads OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,PROTOCOL}, OTEL_TRACES_SAMPLER[_ARG]. */
+/**
+ * Reads OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,PROTOCOL},
+ * OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_TRACES_SAMPLER[_ARG].
+ */
 export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
   const sampler = samplerRatioFromEnv(env);
   const defaultRatio = sampler.ratio;
@@ -68,9 +79,15 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv): TracingSetup {
         described.push(`otlp ${target.protocol} to ${target.endpoint}`);
         break;
       }
+      case 'zipkin': {
+        const url = zipkinEndpoint(env);
+        exporters.push(new ZipkinExporter({ url }));
+        described.push(`zipkin to ${url}`);
+        break;
+      }
       default:
         throw new ConfigError(
-          `OTEL_TRACES_EXPORTER: "${name}" is not supported; use otlp, console or none (comma-separated)`,
+          `OTEL_TRACES_EXPORTER: "${name}" is not supported; use otlp, zipkin, console or none (comma-separated)`,
         );
     }
   }

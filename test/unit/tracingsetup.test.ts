@@ -1,9 +1,17 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ConfigError } from '../../src/config.js';
 import { jobSpanResource, tracingFromEnv } from '../../src/telemetry/setup.js';
 import { pushExportersFromEnv } from '../../src/telemetry/metricsetup.js';
 import { TracingHooks } from '../../src/telemetry/tracing.js';
-import { SpanDelivery } from '../../src/telemetry/delivery.js';
+import { classifyExportError, SpanDelivery } from '../../src/telemetry/delivery.js';
+import type { ExportFailure } from '../../src/telemetry/delivery.js';
 import { jobTraceId, spanId } from '../../src/telemetry/ids.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { makeJob } from '../support/jobbuilder.js';
@@ -46,6 +54,30 @@ describe('tracingFromEnv', function () {
       description: 'tracing off: OTEL_SDK_DISABLED=true',
     },
     { name: 'none', env: { OTEL_TRACES_EXPORTER: 'none' }, exporters: [], description: 'tracing off' },
+    {
+      name: 'zipkin at the specification’s default endpoint',
+      env: { OTEL_TRACES_EXPORTER: 'zipkin' },
+      exporters: ['ZipkinExporter'],
+      description: 'tracing on: zipkin to http://localhost:9411/api/v2/spans; root sample ratio 1',
+    },
+    {
+      name: 'otlp and zipkin together, zipkin at OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+      env: {
+        OTEL_TRACES_EXPORTER: 'otlp,zipkin',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317',
+        OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'https://zipkin.observability:9411/api/v2/spans',
+      },
+      exporters: ['OTLPTraceExporter', 'ZipkinExporter'],
+      description:
+        'tracing on: otlp grpc to http://c:4317, zipkin to https://zipkin.observability:9411/api/v2/spans; root sample ratio 1',
+    },
+    {
+      name: 'otlp and zipkin without an OTLP endpoint: zipkin alone',
+      env: { OTEL_TRACES_EXPORTER: 'otlp, zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: ' ' },
+      exporters: ['ZipkinExporter'],
+      description:
+        'tracing on: otlp skipped: no OTEL_EXPORTER_OTLP_ENDPOINT, zipkin to http://localhost:9411/api/v2/spans; root sample ratio 1',
+    },
   ];
   for (const tc of cases) {
     it(`configures ${tc.name}`, function () {
@@ -70,8 +102,17 @@ describe('tracingFromEnv', function () {
       message: 'OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" is not supported; use grpc, http/protobuf or http/json',
     },
     {
-      env: { OTEL_TRACES_EXPORTER: 'zipkin' },
-      message: 'OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp, console or none (comma-separated)',
+      env: { OTEL_TRACES_EXPORTER: 'jaeger' },
+      message:
+        'OTEL_TRACES_EXPORTER: "jaeger" is not supported; use otlp, zipkin, console or none (comma-separated)',
+    },
+    {
+      env: { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'zipkin:9411' },
+      message: 'OTEL_EXPORTER_ZIPKIN_ENDPOINT: "zipkin:9411" is not an http or https URL',
+    },
+    {
+      env: { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://' },
+      message: 'OTEL_EXPORTER_ZIPKIN_ENDPOINT: "http://" is not an http or https URL',
     },
     {
       env: { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '0' },
@@ -83,6 +124,118 @@ describe('tracingFromEnv', function () {
       expect(() => tracingFromEnv(tc.env)).to.throw(ConfigError, tc.message);
     });
   }
+});
+
+/** A failed attempt's span: an ERROR status, an exception event and a link to the attempt before. */
+function failedAttemptSpan(): ReadableSpan {
+  const context = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 };
+  return {
+    name: 'mapreduce.agent.execute',
+    kind: SpanKind.INTERNAL,
+    spanContext: () => context,
+    parentSpanContext: { ...context, spanId: '53995c3f42cd8ad8' },
+    startTime: [1_700_000_000, 0],
+    endTime: [1_700_000_001, 0],
+    duration: [1, 0],
+    status: { code: SpanStatusCode.ERROR, message: 'exit code 1' },
+    attributes: { 'mapreduce.item.index': 3, 'mapreduce.attempt': 1 },
+    links: [{ context: { ...context, spanId: '1111111111111111' } }],
+    events: [{ name: 'exception', time: [1_700_000_001, 0], attributes: { 'exception.type': 'Error' } }],
+    ended: true,
+    resource: resourceFromAttributes({ 'service.name': 'mapreduce-operator' }),
+    instrumentationScope: { name: 'test' },
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}
+
+describe('the Zipkin exporter against an HTTP server', function () {
+  let server: Server;
+  let respondWith = 202;
+  const requests: { method?: string; url?: string; body: string }[] = [];
+
+  before(async function () {
+    server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        requests.push({ method: req.method, url: req.url, body });
+        res.writeHead(respondWith).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+
+  after(function () {
+    server.close();
+  });
+
+  function endpoint(): string {
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/custom/api/v2/spans`;
+  }
+
+  function exportTo(url: string): Promise<ExportResult> {
+    const [exporter] = tracingFromEnv({
+      OTEL_TRACES_EXPORTER: 'zipkin',
+      OTEL_EXPORTER_ZIPKIN_ENDPOINT: url,
+    }).exporters;
+    return new Promise((resolve) => exporter!.export([failedAttemptSpan()], resolve));
+  }
+
+  it('POSTs v2 JSON to OTEL_EXPORTER_ZIPKIN_ENDPOINT: the status message as `error`, events by name, no links', async function () {
+    respondWith = 202;
+    requests.length = 0;
+    expect((await exportTo(endpoint())).code).to.equal(ExportResultCode.SUCCESS);
+    expect(requests.map((r) => [r.method, r.url])).to.deep.equal([['POST', '/custom/api/v2/spans']]);
+    expect(JSON.parse(requests[0]!.body)).to.deep.equal([
+      {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        parentId: '53995c3f42cd8ad8',
+        name: 'mapreduce.agent.execute',
+        id: '00f067aa0ba902b7',
+        timestamp: 1_700_000_000_000_000,
+        duration: 1_000_000,
+        localEndpoint: { serviceName: 'mapreduce-operator' },
+        tags: {
+          'mapreduce.item.index': '3',
+          'mapreduce.attempt': '1',
+          'otel.status_code': 'ERROR',
+          error: 'exit code 1',
+          'service.name': 'mapreduce-operator',
+        },
+        annotations: [{ timestamp: 1_700_000_001_000_000, value: 'exception' }],
+      },
+    ]);
+  });
+
+  // The HTTP rules of OTLP, applied to the status the Zipkin exporter puts in its error's message.
+  const statuses: { status: number; kind: ExportFailure }[] = [
+    { status: 400, kind: 'permanent' },
+    { status: 401, kind: 'permanent' },
+    { status: 413, kind: 'tooLarge' },
+    { status: 429, kind: 'transient' },
+    { status: 500, kind: 'permanent' },
+    { status: 503, kind: 'transient' },
+  ];
+  for (const tc of statuses) {
+    it(`classifies an HTTP ${tc.status} as ${tc.kind}`, async function () {
+      respondWith = tc.status;
+      const result = await exportTo(endpoint());
+      expect(result.code).to.equal(ExportResultCode.FAILED);
+      expect(classifyExportError(result.error)).to.equal(tc.kind);
+    });
+  }
+
+  it('classifies a refused connection as transient', async function () {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await exportTo(`http://127.0.0.1:${port}/api/v2/spans`);
+    expect(result.code).to.equal(ExportResultCode.FAILED);
+    expect(classifyExportError(result.error)).to.equal('transient');
+  });
 });
 
 describe('jobSpanResource', function () {
