@@ -22,7 +22,7 @@ import { ItemTooLargeError } from './itemstore.js';
 import type { ItemStore, StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
-import { managePods } from './managepods.js';
+import { isTerminated, managePods } from './managepods.js';
 import { jobKey } from './naming.js';
 import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
@@ -233,7 +233,7 @@ export class Controller {
     log.debug('job is being deleted; delivering its spans before it goes');
     const tracked = owned.filter(isTracked);
     const hold = hooks.unsettled(job, tracked);
-    const running = owned.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+    const running = owned.filter((p) => !isTerminated(p));
     const cancelledAt = job.status?.completionTime ?? toDate(job.metadata.deletionTimestamp)?.toISOString();
     const managed = await managePods(
       this.deps.core,

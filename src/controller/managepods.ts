@@ -64,7 +64,8 @@ async function isOurs(core: Pick<CoreClient, 'readNamespacedPod'>, pod: V1Pod): 
   }
 }
 
-function isTerminated(pod: V1Pod): boolean {
+/** The pod's phase is final: Succeeded or Failed. */
+export function isTerminated(pod: V1Pod): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 

@@ -261,7 +261,7 @@ export class SpanDelivery {
       if (unit.jobKey === jobKey && unit.state !== 'pending') this.units.delete(id);
   }
 
-  /** What the job's next status write should record; taken once (see returnNews for a failed write). */
+  /** What the job's next status write should record; taken once (TracingHooks keeps it until the write lands). */
   takeNews(jobKey: string): JobNews {
     const book = this.books.get(jobKey);
     if (!book) return { dropped: 0, delayed: false };
@@ -270,13 +270,6 @@ export class SpanDelivery {
     if (news.delayed) book.delayedSaid = true;
     if (!book.delayedNow) this.books.delete(jobKey);
     return news;
-  }
-
-  /** A status write that would have recorded `news` failed: keep it for the next one. */
-  returnNews(jobKey: string, news: JobNews): void {
-    const book = this.book(jobKey);
-    book.dropped += news.dropped;
-    if (news.delayed) book.delayedSaid = false;
   }
 
   /** Stops the loop; what is pending stays undelivered (its pods and status say so to the next leader). */

@@ -3,7 +3,7 @@
 // ended; a job being deleted before its end gets both, ended at its deletionTimestamp as cancelled. Pure: no
 // clock, so any replica, after any restart, builds the very same spans.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { isFinished, isPastMap } from '../api/phases.js';
+import { isFinished } from '../api/phases.js';
 import type { DeliveredUnit, MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import { failedCondition } from '../controller/conditions.js';
 import { effectiveSpec } from '../controller/defaults.js';
@@ -21,24 +21,38 @@ function date(value: string | Date | undefined): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** The job-level units the persisted status has ended and not yet marked delivered. */
+/** When the job ended (completed, or deleted before that), from what is persisted. */
+function endOf(job: MapReduceJob, status: MapReduceJobStatus): Date | undefined {
+  return date(status.completionTime) ?? date(job.metadata.deletionTimestamp);
+}
+
+/** Which job-level units the persisted status has ended and not yet marked delivered (no span built). */
+export function endedUnits(job: MapReduceJob, status: MapReduceJobStatus): DeliveredUnit[] {
+  const delivered = new Set(status.trace?.delivered ?? []);
+  const end = endOf(job, status);
+  const mapEnd = date(status.trace?.mapEndTime) ?? end;
+  const units: DeliveredUnit[] = [];
+  if (!delivered.has('map') && date(status.startTime) && mapEnd) units.push('map');
+  if (!delivered.has('end') && end) units.push('end');
+  return units;
+}
+
+/** The job-level units the persisted status has ended and not yet marked delivered, with their spans. */
 export function jobUnits(
   jt: JobTrace,
   env: SpanEnv,
   job: MapReduceJob,
   status: MapReduceJobStatus,
 ): JobUnit[] {
-  const delivered = new Set(status.trace?.delivered ?? []);
-  const deletedAt = date(job.metadata.deletionTimestamp);
+  const ended = endedUnits(job, status);
   const finished = isFinished(status.phase);
-  const end = date(status.completionTime) ?? deletedAt;
+  const end = endOf(job, status);
   const start = date(status.startTime);
-  if (end === undefined && !isPastMap(status.phase)) return []; // nothing has ended yet
   const units: JobUnit[] = [];
   const failed = failedCondition(status);
   const mapEnd = date(status.trace?.mapEndTime) ?? end;
   const failure = failed ? `${failed.reason}: ${failed.message}` : undefined;
-  if (!delivered.has('map') && start && mapEnd) {
+  if (ended.includes('map') && start && mapEnd) {
     const mapFailed = status.phase === 'Failed' && !status.trace?.mapEndTime;
     units.push({
       unit: 'map',
@@ -56,7 +70,7 @@ export function jobUnits(
       ],
     });
   }
-  if (!delivered.has('end') && end) {
+  if (ended.includes('end') && end) {
     units.push({
       unit: 'end',
       build: () => {

@@ -19,7 +19,7 @@ import type { PodObservation } from '../controller/podobservation.js';
 import type { JobNews, SpanDelivery } from './delivery.js';
 import { DELIVERY_DELAYED_AFTER_MS } from './delivery.js';
 import { Attr, REASON_SPANS_DELAYED, REASON_SPANS_DROPPED } from './names.js';
-import { jobUnits } from './phasespans.js';
+import { endedUnits, jobUnits } from './phasespans.js';
 import { traceContextForPod } from './podenv.js';
 import { agentSpan, jobTraceOf } from './spans.js';
 import type { SpanEnv, SpanLimits } from './spans.js';
@@ -168,10 +168,7 @@ export class TracingHooks implements ControllerHooks {
     if (!this.sampled(status)) return false;
     if (trackedPods > 0) return true;
     if (!isFinished(status!.phase) && !job.metadata.deletionTimestamp) return true;
-    const jt = jobTraceOf(job, tracedStatus(status!)!);
-    return jobUnits(jt, this.spanEnv(status!), job, status!).some(
-      (u) => !this.options.delivery.settled(unitId(job, u.unit)),
-    );
+    return endedUnits(job, status!).some((unit) => !this.options.delivery.settled(unitId(job, unit)));
   }
 
   jobGone(job: MapReduceJob): void {

@@ -438,19 +438,6 @@ describe('SpanDelivery', function () {
     });
   }
 
-  it('gives news back after a failed status write, to be taken again', async function () {
-    const rig = new Rig([scripted(UNAUTHENTICATED)]);
-    rig.submit('a', spans(2));
-    await rig.idle();
-    const news = rig.delivery.takeNews(JOB);
-    rig.delivery.returnNews(JOB, news);
-    expect([news, rig.delivery.takeNews(JOB), rig.delivery.takeNews(JOB)]).to.deep.equal([
-      { dropped: 2, delayed: false },
-      { dropped: 2, delayed: false },
-      NO_NEWS,
-    ]);
-  });
-
   const timeouts: { name: string; submittedAt: number }[] = [
     { name: 'at the start of the clock', submittedAt: 0 },
     { name: 'later: the deadline counts from the unit’s submission', submittedAt: 50_000 },
