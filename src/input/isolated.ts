@@ -82,7 +82,9 @@ export function resolveInChild(
       }),
     );
     child.once('error', (err) => settle(() => reject(err))); // could not start: not about the input, retried
-    child.once('exit', (code, signal) =>
+    // 'close', not 'exit': 'exit' may come before the IPC channel has handed over the child's last message
+    // (a child that answered and exited 0 was taken for one that died).
+    child.once('close', (code, signal) =>
       settle(() =>
         reject(
           // V8 stops the process (SIGTRAP or SIGABRT, exit 133 or 134) when the heap limit is reached.
