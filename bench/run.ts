@@ -19,6 +19,8 @@ import {
 import { createJob, getJob, jobPods } from '../test/support/jobs.js';
 import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
+import { measureSpanPath } from './spanpath.js';
+import type { SpanPathResult } from './spanpath.js';
 
 /** The operator may take at most this much longer than the Job controller for the same fan-out. */
 export const MAX_TIME_RATIO_VS_INDEXED_JOB = 1.5;
@@ -35,6 +37,14 @@ export const TRACING_WALL_GOAL = 1.02;
 export const TRACING_CPU_GOAL = 1.05;
 /** Span delivery is beside the work, not in front of it: a collector outage may slow a job at most this much. */
 export const MAX_TIME_RATIO_COLLECTOR_OUTAGE = 1.1;
+/**
+ * The span path (tracing hooks, delivery, exporter) must take a 100,000-item job's spans at least this many
+ * times faster than the cluster finishes that job's pods (the large job's items/s, same run), so tracing is
+ * never what paces a job.
+ */
+export const MIN_SPAN_PATH_HEADROOM = 10;
+/** The issue's scale: one job of 100,000 items (the largest MAX_ITEMS allows), its spans into a real receiver. */
+const SPAN_PATH_ITEMS = 100_000;
 
 interface Workload {
   items: number;
@@ -328,6 +338,14 @@ async function main(): Promise<void> {
     runMapReduceJob(OUTAGE_JOB, { tracing: true, outage: OUTAGE }),
   ]);
 
+  const spanReceiver = await OtlpReceiver.start();
+  let spanPath: SpanPathResult;
+  try {
+    spanPath = await measureSpanPath(SPAN_PATH_ITEMS, spanReceiver);
+  } finally {
+    await spanReceiver.stop();
+  }
+
   const timeRatio = small.seconds / indexed;
   const memoryGrowth = large.peakMb / small.peakMb;
   console.log(row('measure', 'value'));
@@ -393,6 +411,27 @@ async function main(): Promise<void> {
     console.log(`not settled within ${SETTLE_TIMEOUT_MS / 1000} s, ${name}: ${r.unsettled}`);
   }
 
+  const spanPathOnce =
+    spanPath.spans === spanPath.expected && spanPath.copies === spanPath.expected && spanPath.dropped === 0;
+  ok &&= spanPathOnce;
+  console.log(
+    `${row(
+      `span path, ${SPAN_PATH_ITEMS.toLocaleString('en-US')} items (bench/spanpath.ts)`,
+      `${spanPath.spans}/${spanPath.expected} spans (${spanPath.agents} agent + ${spanPath.jobLevel} job-level), ${spanPath.copies} copies, ${spanPath.dropped} dropped`,
+    )}  ${spanPathOnce ? 'ok' : 'NOT EXACTLY ONCE'}`,
+  );
+  const spanRate = spanPath.spans / spanPath.seconds;
+  const podRate = LARGE.items / large.seconds;
+  console.log(
+    row(
+      'span path: time, rate, CPU per span, peak RSS',
+      `${spanPath.seconds.toFixed(1)} s`,
+      `${spanRate.toFixed(0)} spans/s`,
+      `${((spanPath.cpuSeconds * 1000) / spanPath.spans).toFixed(3)} ms`,
+      `${spanPath.peakRssMb.toFixed(0)} MB (${spanPath.baselineRssMb.toFixed(0)} MB before the job)`,
+    ),
+  );
+
   const wallRatio = best(tracingOn, (r) => r.seconds) / best(tracingOff, (r) => r.seconds);
   const cpuRatio = best(tracingOn, (r) => r.cpu) / best(tracingOff, (r) => r.cpu);
   const settledCpuRatio = best(tracingOn, (r) => r.settledCpu) / best(tracingOff, (r) => r.settledCpu);
@@ -430,6 +469,17 @@ async function main(): Promise<void> {
     ok &&= pass;
     console.log(row(c.name, `${c.value.toFixed(2)}x`, `limit ${c.limit}x`, pass ? 'ok' : 'OVER'));
   }
+  const headroom = spanRate / podRate;
+  const enough = headroom >= MIN_SPAN_PATH_HEADROOM;
+  ok &&= enough;
+  console.log(
+    row(
+      `span path rate / the cluster's pod rate (${podRate.toFixed(1)} items/s)`,
+      `${headroom.toFixed(0)}x`,
+      `at least ${MIN_SPAN_PATH_HEADROOM}x`,
+      enough ? 'ok' : 'UNDER',
+    ),
+  );
   process.exitCode = ok ? 0 : 1;
 }
 

@@ -369,7 +369,9 @@ export class SpanDelivery {
         this.book(unit.jobKey).dropped += unit.spans.length;
         this.observer?.dropped(unit.spans.length, unit.lost);
       }
-      unit.spans = []; // settled: the spans leave memory, the state stays until forgotten
+      // Settled: the spans and what each exporter accepted leave memory; the state stays until forgotten.
+      unit.spans = [];
+      unit.acceptedSpans.clear();
     }
     if (delivered > 0) this.observer?.delivered(delivered, latencies);
     for (const jobKey of new Set(settled.map((u) => u.jobKey))) {
