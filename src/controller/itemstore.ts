@@ -83,6 +83,18 @@ export function readShards(configMaps: V1ConfigMap[]): StoredItem[] {
 /** On every shard: how many items the whole snapshot holds, so a complete one can be told from a partial one. */
 export const ANNOTATION_TOTAL_ITEMS = 'mapreduce.dev/total-items';
 
+/** A stored shard is exactly the one planned: same name, same total, same data (keys and values). */
+function isPlannedShard(
+  cm: V1ConfigMap,
+  planned: { data: Record<string, string> } | undefined,
+  total: number,
+): boolean {
+  if (!planned || cm.metadata?.annotations?.[ANNOTATION_TOTAL_ITEMS] !== String(total)) return false;
+  const data = cm.data ?? {};
+  const keys = Object.keys(planned.data);
+  return Object.keys(data).length === keys.length && keys.every((k) => data[k] === planned.data[k]);
+}
+
 /** The items of a snapshot whose shards hold exactly items 0..total-1; undefined for a partial one. */
 export function completeSnapshot(configMaps: V1ConfigMap[]): StoredItem[] | undefined {
   const totals = new Set(configMaps.map((cm) => cm.metadata?.annotations?.[ANNOTATION_TOTAL_ITEMS]));
@@ -113,15 +125,26 @@ export class ItemStore {
       this.cache.set(job.metadata.uid!, complete);
       return complete;
     }
-    // A crash mid-write leaves a partial snapshot of immutable ConfigMaps: remove this job's (by owner uid).
+    // A crash or a failed request mid-write leaves a partial snapshot of immutable ConfigMaps. Shards are a
+    // pure function of the items, so each one already written as planned is kept and only the rest are
+    // written: a large snapshot that fails part-way (a request timed out on a loaded API server) makes
+    // progress on every retry instead of starting over. A shard that differs (the input changed since) goes.
+    const planned = new Map(shards.map((s) => [s.name, s]));
+    const kept = new Set<string>();
     for (const cm of earlier) {
+      const shardName = cm.metadata!.name!;
+      if (isPlannedShard(cm, planned.get(shardName), items.length)) {
+        kept.add(shardName);
+        continue;
+      }
       try {
-        await this.core.deleteNamespacedConfigMap({ namespace, name: cm.metadata!.name! });
+        await this.core.deleteNamespacedConfigMap({ namespace, name: shardName });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
     }
     for (const shard of shards) {
+      if (kept.has(shard.name)) continue;
       await this.core.createNamespacedConfigMap({
         namespace,
         body: {

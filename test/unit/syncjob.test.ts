@@ -179,6 +179,11 @@ const INVALID_POD = 'Pod "wc-0-0" is invalid: spec.containers[0].name: Invalid v
 const REFUSED = `the API server refused the job's pod: ${INVALID_POD}`;
 
 const three = (): JobBuilder => makeJob('wc').items(['a', 'b', 'c']).parallelism(2);
+/** Three items of 400 KB each: one shard each (MAX_ITEMS_SHARD_BYTES is 768 KiB). */
+const threeShards = (): JobBuilder =>
+  makeJob('wc')
+    .items(['a', 'b', 'c'].map((c) => c.repeat(400_000)))
+    .parallelism(2);
 const one = (): JobBuilder => makeJob('wc').items(['a']).parallelism(1);
 const NOT_FOUND_MESSAGE = 'spec.input.configMapRef: ConfigMap ns/in not found';
 const SNAPSHOT_LOST =
@@ -244,6 +249,51 @@ const cases: Case[] = [
         ITEMS_LIST,
         'deleteNamespacedConfigMap ns/wc-items-0',
         'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
+        'hook decorateStatus',
+        ...START_ITEMS_0_1,
+        ...WRITE_STATUS,
+        'createNamespacedEvent ns Started',
+        'hook deliver []',
+      ],
+      status: running(),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a snapshot cut short (a shard request failed) keeps the shards written as planned, writes the rest',
+    job: threeShards(),
+    setup: (w) => {
+      w.withSnapshot();
+      w.client.configMaps.splice(2, 1); // wc-items-2 was never written
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'createNamespacedConfigMap ns/wc-items-2 [2]',
+        'hook decorateStatus',
+        ...START_ITEMS_0_1,
+        ...WRITE_STATUS,
+        'createNamespacedEvent ns Started',
+        'hook deliver []',
+      ],
+      status: running(),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a partial snapshot of another input (it changed since): the shard that differs is replaced',
+    job: threeShards(),
+    setup: (w) => {
+      w.withSnapshot();
+      w.client.configMaps.splice(2, 1);
+      w.client.configMaps[1]!.data = { '1': '"changed"' };
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'deleteNamespacedConfigMap ns/wc-items-1',
+        'createNamespacedConfigMap ns/wc-items-1 [1]',
+        'createNamespacedConfigMap ns/wc-items-2 [2]',
         'hook decorateStatus',
         ...START_ITEMS_0_1,
         ...WRITE_STATUS,
