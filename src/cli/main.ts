@@ -273,7 +273,7 @@ function parseRerunOptions(values: ParsedValues): RerunOptions & { output?: 'yam
   if (typeof values.name === 'string') options.name = values.name;
   if (typeof values.image === 'string') options.image = values.image;
   if (typeof values.merge === 'boolean') options.merge = values.merge;
-  if (dryRun !== undefined) options.output = (output) ?? 'yaml';
+  if (dryRun !== undefined) options.output = output ?? 'yaml';
   return options;
 }
 
