@@ -330,5 +330,11 @@ describe('re-run of failed items', function () {
     expect((cliError as Error).message).to.equal(
       `rerun: spec.input.fromJob: MapReduceJob ${ns.name}/busy is Running; a re-run takes the failed items of a finished job`,
     );
+
+    // Its never-ending pod goes while the operator runs, so the namespace is not held by its finalizer.
+    await deleteJob(ns.name, 'busy');
+    await waitFor('busy’s pod to be gone', async () =>
+      (await jobPods(ns.name, 'busy')).length === 0 ? true : undefined,
+    );
   });
 });
