@@ -296,8 +296,10 @@ describe('a re-run, reconciled (syncJob with a recording client)', function () {
       results: [{ job: 'wc', resultPieces: '0', indexes: '0,2-3,5', count: 4 }],
     });
 
-    // The earlier job may go now: the re-run reads its own snapshot from here on.
+    // The earlier job may go now: the re-run reads its own snapshot from here on (from its ConfigMaps, as a
+    // restarted operator would).
     h.jobs.items = h.jobs.items.filter((j) => j.metadata.name !== 'wc');
+    h.items.forget(HARNESS_UID);
     await h.reconcile(at(2), [
       mapPod(1, 0, 'rr').succeeded('B').obj(),
       mapPod(4, 0, 'rr').succeeded('E').obj(),
