@@ -63,5 +63,9 @@ export const Reason = {
   PodCreateFailed: 'PodCreateFailed',
   PodTemplateInvalid: 'PodTemplateInvalid',
   DeadlineExceeded: 'DeadlineExceeded',
+  SourceJobNotFound: 'SourceJobNotFound',
+  SourceJobNotFinished: 'SourceJobNotFinished',
+  SourceJobHasNoFailedItems: 'SourceJobHasNoFailedItems',
+  SourceJobInOtherNamespace: 'SourceJobInOtherNamespace',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -21,10 +21,27 @@ export interface SortBy {
   order?: 'Ascending' | 'Descending';
 }
 
+/**
+ * A re-run: the failed items of an earlier job in the same namespace, with their original indexes and ids.
+ * Filters (reasons, exitCodes) keep only the failed items that match one of the given values.
+ */
+export interface FromJobInput {
+  name: string;
+  /** If set, it must be the job's own namespace: a re-run never reads another namespace. */
+  namespace?: string;
+  /** Only failed items whose last attempt ended with one of these reasons (e.g. Error, OOMKilled). */
+  reasons?: string[];
+  /** Only failed items whose last attempt exited with one of these codes. */
+  exitCodes?: number[];
+  /** The reduce sees the earlier job's succeeded results as well as this job's own (docs/rerun.md). */
+  mergeResults?: boolean;
+}
+
 export interface InputSpec {
-  /** Inline work items; exactly one of items and configMapRef is set. */
+  /** Inline work items; exactly one of items, configMapRef and fromJob is set. */
   items?: JsonValue[];
   configMapRef?: ConfigMapInputRef;
+  fromJob?: FromJobInput;
   /** Selects the array of items inside the document (default: the document itself). */
   jsonPath?: string;
   sortBy?: SortBy;
@@ -124,6 +141,32 @@ export interface TraceStatus {
 
 export type DeliveredUnit = 'map' | 'end';
 
+/** Results a merged re-run's reduce reads from an earlier job: its pieces, and which items they hold. */
+export interface CarriedResults {
+  job: string;
+  /** The first index of every results ConfigMap `<job>-results-<first>` read, as index ranges. */
+  resultPieces: string;
+  /** The items whose results come from that job, as index ranges. */
+  indexes: string;
+  count: number;
+}
+
+/** What a re-run took from the earlier job, recorded once when it took its items (status.fromJob). */
+export interface FromJobStatus {
+  name: string;
+  uid: string;
+  /** The earlier job's item index space (its totalItems, or its own source's): the merged reduce's total. */
+  indexSpace: number;
+  /** The attempt number of every failed item's last attempt there (its backoffLimitPerItem). */
+  failedAttempt: number;
+  /** The earlier job's trace (when it was traced): its id, and its job span's id. */
+  traceID?: string;
+  spanID?: string;
+  sampled?: boolean;
+  /** With mergeResults: the earlier results the reduce reads, by the job that made them. */
+  results?: CarriedResults[];
+}
+
 export interface MapReduceJobStatus {
   phase?: JobPhase;
   observedGeneration?: number;
@@ -148,6 +191,8 @@ export interface MapReduceJobStatus {
   /** The job's trace id (W3C, 32 hex digits). */
   traceID?: string;
   trace?: TraceStatus;
+  /** A re-run (spec.input.fromJob): what it took from the earlier job. */
+  fromJob?: FromJobStatus;
 }
 
 export interface MapReduceJob {

@@ -6,7 +6,10 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { isNotFound } from '../apierrors.js';
 import { PooledKubeConfig } from '../kubeconfig.js';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
-import { GROUP, PLURAL, VERSION } from '../api/types.js';
+import { dump } from 'js-yaml';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/types.js';
+import { planRerun } from '../controller/rerun.js';
+import { InputError } from '../input/resolve.js';
 import type { MapReduceJob } from '../api/types.js';
 import { spanId } from '../telemetry/ids.js';
 import { fetchTrace } from './jaeger.js';
@@ -19,7 +22,10 @@ commands:
   failed   the dead-letter list: items that exhausted their retries, with their trace and span ids
   results  every item's result (index, result), then the reduce result
   trace    the job's trace as a waterfall, from Jaeger's query API (--jaeger-url, env JAEGER_URL,
-           default http://127.0.0.1:16686)
+           default http://127.0.0.1:16686); a re-run's earlier trace after it
+  rerun    a new job over the job's failed items (spec.input.fromJob, docs/rerun.md):
+           [--name NEW] [--reason R]... [--exit-code N]... [--image IMAGE] [--no-merge]
+           [--dry-run=client -o yaml|json] (print it, e.g. to commit it, instead of creating it)
 `;
 
 export class CliError extends Error {}
@@ -84,6 +90,59 @@ export function formatFailed(job: MapReduceJob): string {
   return `${table(rows)}\n${more > 0 ? `(${more} older failed items: indexes ${job.status?.failedIndexes})\n` : ''}`;
 }
 
+export interface RerunOptions {
+  /** Default: <job>-rerun. */
+  name?: string;
+  reasons?: string[];
+  exitCodes?: number[];
+  /** The main (first) container's image in the map template: the fixed agent. */
+  image?: string;
+  /** Merge the earlier results into the re-run's reduce (default: when the job has a reduce). */
+  merge?: boolean;
+}
+
+/**
+ * The MapReduceJob that re-runs `source`'s failed items: its spec, with the input replaced by fromJob and
+ * what only the earlier run had (suspend, a parent traceparent) left out. Refuses what the operator would
+ * fail, with the same message.
+ */
+export function rerunManifest(source: MapReduceJob, options: RerunOptions = {}): MapReduceJob {
+  const spec = structuredClone(source.spec);
+  delete spec.suspend;
+  const merge = options.merge ?? spec.reduce !== undefined;
+  const job: MapReduceJob = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: options.name ?? `${source.metadata.name}-rerun`,
+      namespace: source.metadata.namespace!,
+    },
+    spec: {
+      ...spec,
+      input: {
+        fromJob: {
+          name: source.metadata.name!,
+          ...(options.reasons?.length ? { reasons: options.reasons } : {}),
+          ...(options.exitCodes?.length ? { exitCodes: options.exitCodes } : {}),
+          ...(merge ? { mergeResults: true } : {}),
+        },
+      },
+    },
+  };
+  if (job.spec.telemetry?.parentTraceparent !== undefined) delete job.spec.telemetry.parentTraceparent;
+  if (options.image !== undefined) {
+    const main = job.spec.map.template.spec?.containers[0];
+    if (main) main.image = options.image;
+  }
+  try {
+    planRerun(job, source);
+  } catch (err) {
+    if (err instanceof InputError) throw new CliError(`rerun: ${err.message}`);
+    throw err;
+  }
+  return job;
+}
+
 interface Clients {
   custom: CustomObjectsApi;
   core: CoreV1Api;
@@ -131,7 +190,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
         'jaeger-url': { type: 'string' },
         width: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        name: { type: 'string' },
+        reason: { type: 'string', multiple: true },
+        'exit-code': { type: 'string', multiple: true },
+        image: { type: 'string' },
+        merge: { type: 'boolean' },
+        'dry-run': { type: 'string' },
+        output: { type: 'string', short: 'o' },
       },
+      allowNegative: true,
     });
   } catch (err) {
     throw new CliError(`${(err as Error).message}\n\n${USAGE}`);
@@ -139,9 +206,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
   const { values, positionals } = parsed;
   if (values.help) return USAGE;
   const [command, name] = positionals;
-  if (!command || !['status', 'failed', 'results', 'trace'].includes(command))
+  if (!command || !['status', 'failed', 'results', 'trace', 'rerun'].includes(command))
     throw new CliError(`${command ? `unknown command "${command}"` : 'a command is needed'}\n\n${USAGE}`);
   if (!name) throw new CliError(`${command}: which job? (kubectl mapreduce ${command} <job>)`);
+  const rerunOptions = command === 'rerun' ? parseRerunOptions(values) : undefined;
   const kc = new PooledKubeConfig();
   if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();
@@ -159,6 +227,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
       return formatFailed(job);
     case 'results':
       return results(clients, job);
+    case 'rerun':
+      return rerun(clients, job, rerunOptions!);
     default: {
       const traceId = job.status?.traceID;
       if (!traceId) throw new CliError(`${name} has no trace: tracing was off when it started`);
@@ -169,9 +239,60 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
       if (!Number.isInteger(width) || width < 10)
         throw new CliError(`--width: "${values.width}" must be a whole number ≥ 10`);
       const spans = await fetchTrace(jaegerUrl, traceId);
-      return `trace ${traceId} (${jaegerUrl}/trace/${traceId})\n${renderWaterfall(spans, { width })}`;
+      const out = `trace ${traceId} (${jaegerUrl}/trace/${traceId})\n${renderWaterfall(spans, { width })}`;
+      const earlier = job.status?.fromJob;
+      if (!earlier?.traceID) return out;
+      // A re-run: the earlier job's trace, which its spans link to, follows.
+      const heading = `re-run of ${earlier.name}: earlier trace ${earlier.traceID} (${jaegerUrl}/trace/${earlier.traceID})`;
+      if (earlier.sampled === false) return `${out}\n${heading}\n(not sampled)\n`;
+      const earlierSpans = await fetchTrace(jaegerUrl, earlier.traceID);
+      return `${out}\n${heading}\n${renderWaterfall(earlierSpans, { width })}`;
     }
   }
+}
+
+type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function parseRerunOptions(values: ParsedValues): RerunOptions & { output?: 'yaml' | 'json' } {
+  const dryRun = values['dry-run'];
+  if (dryRun !== undefined && dryRun !== 'client')
+    throw new CliError(`--dry-run: "${String(dryRun)}" is not supported; use --dry-run=client`);
+  const output = values.output;
+  if (output !== undefined && output !== 'yaml' && output !== 'json')
+    throw new CliError(`-o: "${String(output)}" is not supported; use -o yaml or -o json`);
+  if (output !== undefined && dryRun === undefined)
+    throw new CliError('-o prints the new job instead of creating it: use it with --dry-run=client');
+  const exitCodes = ((values['exit-code'] as string[] | undefined) ?? []).map((c) => {
+    if (!/^-?\d+$/.test(c)) throw new CliError(`--exit-code: "${c}" is not a whole number`);
+    return Number(c);
+  });
+  const options: RerunOptions & { output?: 'yaml' | 'json' } = {
+    reasons: (values.reason as string[] | undefined) ?? [],
+    exitCodes,
+  };
+  if (typeof values.name === 'string') options.name = values.name;
+  if (typeof values.image === 'string') options.image = values.image;
+  if (typeof values.merge === 'boolean') options.merge = values.merge;
+  if (dryRun !== undefined) options.output = output ?? 'yaml';
+  return options;
+}
+
+async function rerun(
+  c: Clients,
+  source: MapReduceJob,
+  options: RerunOptions & { output?: 'yaml' | 'json' },
+): Promise<string> {
+  const job = rerunManifest(source, options);
+  if (options.output === 'json') return `${JSON.stringify(job, null, 2)}\n`;
+  if (options.output === 'yaml') return dump(job, { noRefs: true, lineWidth: 120 });
+  await c.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: c.namespace,
+    plural: PLURAL,
+    body: job,
+  });
+  return `mapreducejob.${GROUP}/${job.metadata.name} created (re-runs ${job.spec.input.fromJob!.name}'s failed items)\n`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('kubectl-mapreduce')) {

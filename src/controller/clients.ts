@@ -2,7 +2,7 @@
 // a test can hand it a recording client and plain lists (the real ones are wired in wiring.ts).
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 
-/** Core API calls: the job's pods, its item and result ConfigMaps, a ConfigMap input, Events. */
+/** Core API calls: the job's pods, its item and result ConfigMaps, a ConfigMap input, Events (a re-run patches an earlier job's result pieces: rerun.ts). */
 export type CoreClient = Pick<
   CoreV1Api,
   | 'createNamespacedPod'
@@ -13,6 +13,7 @@ export type CoreClient = Pick<
   | 'listNamespacedConfigMap'
   | 'createNamespacedConfigMap'
   | 'deleteNamespacedConfigMap'
+  | 'patchNamespacedConfigMap'
   | 'createNamespacedEvent'
   | 'patchNamespacedEvent'
 >;

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { FINALIZER_TELEMETRY, LABEL_JOB_NAME, PHASE_MAP, Reason } from '../api/constants.js';
 import { isFinished } from '../api/phases.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
-import type { MapReduceJob, MapReduceJobStatus } from '../api/types.js';
+import type { FromJobStatus, MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import { apiMessage, isInvalid, isNotFound } from '../apierrors.js';
 import { InputError } from '../input/resolve.js';
 import type { JobClient, CoreClient, ObjectCache } from './clients.js';
@@ -28,6 +28,7 @@ import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { toDate } from './podobservation.js';
 import { setReadiness } from './readiness.js';
+import { carriedCount, carriedPieceNames, loadRerunInput } from './rerun.js';
 import { resultPieceNames } from './resultstore.js';
 import type { ResultStore } from './resultstore.js';
 import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
@@ -129,8 +130,9 @@ export class Controller {
     if (isFinished(job.status?.phase)) return this.syncFinished(key, job, owned, now, log);
 
     let items: StoredItem[];
+    let fromJob: FromJobStatus | undefined;
     try {
-      items = await this.itemsOf(job, log);
+      ({ items, fromJob } = await this.itemsOf(job, log));
     } catch (err) {
       if (err instanceof InputError || err instanceof ItemTooLargeError) {
         const reason = err instanceof InputError ? err.reason : Reason.InputInvalid;
@@ -143,16 +145,19 @@ export class Controller {
     const state = computeJobState({
       job,
       totalItems: items.length,
-      itemId: (i) => items[i]?.id ?? String(i),
+      ...(job.spec.input.fromJob ? { itemIndexes: items.map((item) => item.index) } : {}),
+      itemId: (i) => itemAt(items, i)?.id ?? String(i),
       pods: owned,
       now,
       options: this.options,
     });
+    // A re-run records what it took from the earlier job once, with the first status that counts its items.
+    if (fromJob) state.status.fromJob = fromJob;
     const record: ReconcileRecord = {
       job,
       status: state.status,
       finished: state.finishedAttempts,
-      itemId: (i) => items[i]?.id,
+      itemId: (i) => itemAt(items, i)?.id,
       now,
       events: state.events,
     };
@@ -417,8 +422,14 @@ export class Controller {
     );
   }
 
-  /** The job's items: from its snapshot, or resolved from its input and snapshotted on first sight. */
-  private async itemsOf(job: MapReduceJob, log: Logger): Promise<StoredItem[]> {
+  /**
+   * The job's items: from its snapshot, or resolved from its input and snapshotted on first sight (a re-run's
+   * from the earlier job's snapshot, with what it took from that job to record).
+   */
+  private async itemsOf(
+    job: MapReduceJob,
+    log: Logger,
+  ): Promise<{ items: StoredItem[]; fromJob?: FromJobStatus }> {
     if (job.status?.totalItems !== undefined) {
       const stored = await this.deps.items.read(job);
       if (stored.length !== job.status.totalItems) {
@@ -427,17 +438,25 @@ export class Controller {
           `the job's input snapshot (ConfigMaps labelled ${LABEL_JOB_NAME}=${job.metadata.name}) has ${stored.length} items, expected ${job.status.totalItems}; were they deleted?`,
         );
       }
-      return stored;
+      return { items: stored };
+    }
+    if (job.spec.input.fromJob) {
+      const rerun = await loadRerunInput(this.deps.core, this.deps.jobs, job);
+      log.info(
+        { items: rerun.items.length, from: rerun.fromJob.name },
+        'failed items of the earlier job taken; writing the input snapshot',
+      );
+      return { items: await this.deps.items.write(job, rerun.items), fromJob: rerun.fromJob };
     }
     const resolved = await loadInput(this.deps.core, job, this.deps.resolveInput);
     log.info({ items: resolved.length }, 'input resolved; writing the input snapshot');
-    return this.deps.items.write(job, resolved);
+    return { items: await this.deps.items.write(job, resolved) };
   }
 
   private buildPod(job: MapReduceJob, target: PodToCreate, items: StoredItem[], state: JobState): V1Pod {
     const decorations = this.deps.hooks.decoratePod(job, state.status, target);
     if (target.phase === PHASE_MAP) {
-      const item = items[target.index]!;
+      const item = itemAt(items, target.index)!;
       return buildAgentPod({
         job,
         index: target.index,
@@ -449,13 +468,19 @@ export class Controller {
         extraAnnotations: decorations.annotations,
       });
     }
+    // A merged re-run's reduce reads the earlier jobs' results too, as if one job had run every item.
+    const merged = job.spec.input.fromJob?.mergeResults === true;
+    const fromJob = state.status.fromJob;
     return buildReducePod({
       job,
       attempt: target.attempt,
-      totalItems: items.length,
-      succeededItems: state.status.succeededItems ?? 0,
+      totalItems: merged && fromJob ? fromJob.indexSpace : items.length,
+      succeededItems: (state.status.succeededItems ?? 0) + (merged ? carriedCount(fromJob) : 0),
       failedItems: state.status.failedItems ?? 0,
-      resultsConfigMaps: resultPieceNames(job.metadata.name!, state.status.resultPieces),
+      resultsConfigMaps: [
+        ...(merged ? carriedPieceNames(fromJob) : []),
+        ...resultPieceNames(job.metadata.name!, state.status.resultPieces),
+      ],
       extraEnv: decorations.env,
       extraAnnotations: decorations.annotations,
     });
@@ -531,6 +556,19 @@ export class Controller {
     if (job.status?.phase !== status.phase)
       log.info({ phase: status.phase, previous: job.status?.phase }, 'job phase changed');
   }
+}
+
+/** The stored item of an index: at its place in a job's own 0..n-1 items, else searched (a re-run's). */
+function itemAt(items: StoredItem[], index: number): StoredItem | undefined {
+  if (items[index]?.index === index) return items[index];
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (items[mid]!.index < index) lo = mid + 1;
+    else hi = mid;
+  }
+  return items[lo]?.index === index ? items[lo] : undefined;
 }
 
 /** The sooner of two delays; undefined when neither is set. */

@@ -95,13 +95,17 @@ function isPlannedShard(
   return Object.keys(data).length === keys.length && keys.every((k) => data[k] === planned.data[k]);
 }
 
-/** The items of a snapshot whose shards hold exactly items 0..total-1; undefined for a partial one. */
+/**
+ * The items of a snapshot whose shards hold all of its `total` items, each index once (0..total-1, or a
+ * re-run's own indexes); undefined for a partial one.
+ */
 export function completeSnapshot(configMaps: V1ConfigMap[]): StoredItem[] | undefined {
   const totals = new Set(configMaps.map((cm) => cm.metadata?.annotations?.[ANNOTATION_TOTAL_ITEMS]));
   if (configMaps.length === 0 || totals.size !== 1) return undefined;
   const total = Number([...totals][0]);
   const stored = readShards(configMaps);
-  return stored.length === total && stored.every((s, i) => s.index === i) ? stored : undefined;
+  const ascending = stored.every((s, i) => i === 0 || s.index > stored[i - 1]!.index);
+  return stored.length === total && ascending ? stored : undefined;
 }
 
 export class ItemStore {

@@ -38,6 +38,11 @@ export interface JobStateInput {
   job: MapReduceJob;
   /** Number of resolved work items. */
   totalItems: number;
+  /**
+   * The items' indexes, ascending, when they are not 0..totalItems-1: a re-run's items keep their indexes in
+   * the earlier job (spec.input.fromJob).
+   */
+  itemIndexes?: readonly number[];
   /** Item ids by index, for the dead-letter list. */
   itemId: (index: number) => string;
   pods: V1Pod[];
@@ -202,7 +207,7 @@ function groupAttempts(sync: Sync, observations: PodObservation[]): Attempts {
   for (const o of observations) {
     if (o.phase === PHASE_REDUCE) {
       reduce.push(o);
-    } else if (o.index >= sync.input.totalItems) {
+    } else if (!isItem(sync.input, o.index)) {
       state.delete.push(o.pod); // an index the input no longer has
     } else if (completed.has(o.index) || failed.has(o.index)) {
       if (o.state === 'failed' && failed.has(o.index)) recordedFailedPods.push(o);
@@ -418,11 +423,35 @@ function planMap(
     });
     slots--;
   }
-  for (let index = 0; index < input.totalItems && slots > 0; index++) {
+  for (const index of itemIndexes(input)) {
+    if (slots <= 0) break;
     if (completedAll.has(index) || failedAll.has(index) || attempts.byIndex.has(index)) continue;
     state.create.push({ phase: PHASE_MAP, index, attempt: 0 });
     slots--;
   }
+}
+
+/** The job's item indexes in order: 0..totalItems-1, or a re-run's own. */
+function* itemIndexes(input: JobStateInput): Generator<number> {
+  if (input.itemIndexes) {
+    yield* input.itemIndexes;
+    return;
+  }
+  for (let index = 0; index < input.totalItems; index++) yield index;
+}
+
+/** Whether an index is one of the job's items (a pod of any other is left from an input it no longer has). */
+function isItem(input: JobStateInput, index: number): boolean {
+  if (!input.itemIndexes) return index < input.totalItems;
+  const list = input.itemIndexes;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < index) lo = mid + 1;
+    else hi = mid;
+  }
+  return list[lo] === index;
 }
 
 /** Reduce phase: one pod at a time, retried up to reduce.backoffLimit. */

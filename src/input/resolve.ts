@@ -22,7 +22,14 @@ export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 /** Ids are span attributes and log fields: an id is a name, not a payload. */
 export const MAX_ITEM_ID_LENGTH = 256;
 
-export type InputErrorReason = 'InputNotFound' | 'InputInvalid' | 'DuplicateItemId';
+export type InputErrorReason =
+  | 'InputNotFound'
+  | 'InputInvalid'
+  | 'DuplicateItemId'
+  | 'SourceJobNotFound'
+  | 'SourceJobNotFinished'
+  | 'SourceJobHasNoFailedItems'
+  | 'SourceJobInOtherNamespace';
 
 /** A problem with a job's input that no retry will fix: the job fails with `reason` as its condition reason. */
 export class InputError extends Error {

@@ -103,3 +103,13 @@ export const BAGGAGE_MAX_BYTES = 8192;
 export const REASON_SPANS_DROPPED = 'SpansDropped';
 /** Warning Event: the job's spans have waited longer than DELIVERY_DELAYED_AFTER_MS to be delivered. */
 export const REASON_SPANS_DELAYED = 'SpansDelayed';
+
+/** Values of mapreduce.link.type on span links. */
+export const LinkType = {
+  PreviousAttempt: 'previous_attempt',
+  MapResult: 'map_result',
+  /** A re-run's job span to the earlier job's job span (spec.input.fromJob). */
+  RerunOf: 'rerun_of',
+  /** A re-run item's first attempt to the earlier job's failed attempt it replaces. */
+  ReplacesFailedAttempt: 'replaces_failed_attempt',
+} as const;

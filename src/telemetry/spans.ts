@@ -14,7 +14,7 @@ import { mainContainerStatus, toDate } from '../controller/podobservation.js';
 import type { PodObservation } from '../controller/podobservation.js';
 import { spanId } from './ids.js';
 import type { SpanKey } from './ids.js';
-import { Attr, INSTRUMENTATION_SCOPE, Outcome, SpanEventName, SpanName } from './names.js';
+import { Attr, INSTRUMENTATION_SCOPE, LinkType, Outcome, SpanEventName, SpanName } from './names.js';
 import { traceFlagsOf } from './traceparent.js';
 
 /** Links from the reduce agent span to map agent spans; a trace backend shows no more than this usefully. */
@@ -35,6 +35,18 @@ export interface JobTrace {
   parentSpanId?: string;
   /** k8s.namespace.name, mapreduce.job.name and spec.telemetry.attributes: on every span. */
   common: Attributes;
+  /** A re-run's earlier job, from status.fromJob: the job span and failed attempts its spans link to. */
+  rerunOf?: EarlierTrace;
+}
+
+/** The trace of the job a re-run re-runs (status.fromJob), as persisted there. */
+export interface EarlierTrace {
+  traceId: string;
+  jobUid: string;
+  jobSpanId: string;
+  sampled: boolean;
+  /** The attempt number of the failed attempts it re-runs. */
+  failedAttempt: number;
 }
 
 export interface SpanEnv {
@@ -90,7 +102,25 @@ export function jobTraceOf(job: MapReduceJob, trace: TraceStatus & { traceID: st
   };
   if (trace.traceState) jt.traceState = trace.traceState;
   if (trace.parentSpanID) jt.parentSpanId = trace.parentSpanID;
+  const from = job.status?.fromJob;
+  if (from?.traceID && from.spanID) {
+    jt.rerunOf = {
+      traceId: from.traceID,
+      jobUid: from.uid,
+      jobSpanId: from.spanID,
+      sampled: from.sampled ?? false,
+      failedAttempt: from.failedAttempt,
+    };
+  }
   return jt;
+}
+
+/** A link into the earlier job's trace (its ids derive from its uid too, so none needs a lookup). */
+function earlierLink(earlier: EarlierTrace, spanIdThere: string, type: string): Link {
+  return {
+    context: { traceId: earlier.traceId, spanId: spanIdThere, traceFlags: earlier.sampled ? 1 : 0 },
+    attributes: { [Attr.LinkType]: type },
+  };
 }
 
 export function spanContextOf(jt: JobTrace, key: SpanKey): SpanContext {
@@ -194,6 +224,7 @@ export function jobSpan(
       ...(failed ? { [Attr.FailureReason]: failed.reason, [Attr.ErrorType]: failed.reason } : {}),
     },
     error: failed ? `${failed.reason}: ${failed.message}` : undefined,
+    links: jt.rerunOf ? [earlierLink(jt.rerunOf, jt.rerunOf.jobSpanId, LinkType.RerunOf)] : [],
   });
 }
 
@@ -293,13 +324,19 @@ export function agentSpan(
   if (o.attempt > 0) {
     links.push({
       context: spanContextOf(jt, agentKey({ ...o, attempt: o.attempt - 1 })),
-      attributes: { [Attr.LinkType]: 'previous_attempt' },
+      attributes: { [Attr.LinkType]: LinkType.PreviousAttempt },
     });
+  } else if (o.phase === PHASE_MAP && jt.rerunOf) {
+    // A re-run item's first attempt replaces the earlier job's last, failed attempt of the same item.
+    const earlier = jt.rerunOf;
+    const failedKey = agentKey({ phase: PHASE_MAP, index: o.index, attempt: earlier.failedAttempt });
+    const there = spanId(earlier.traceId, earlier.jobUid, failedKey);
+    links.push(earlierLink(earlier, there, LinkType.ReplacesFailedAttempt));
   }
   for (const m of reduceLinks.slice(0, MAX_REDUCE_LINKS)) {
     links.push({
       context: spanContextOf(jt, agentKey({ phase: PHASE_MAP, ...m })),
-      attributes: { [Attr.LinkType]: 'map_result' },
+      attributes: { [Attr.LinkType]: LinkType.MapResult },
     });
   }
 

@@ -91,6 +91,11 @@ const USERS: Record<string, V1PolicyRule[]> = {
     { apiGroups: [''], resources: ['configmaps'], resourceNames: [INPUT_CONFIGMAP], verbs: ['get'] },
     { apiGroups: [''], resources: ['serviceaccounts'], resourceNames: [RUNNER], verbs: ['impersonate'] },
   ],
+  // May read the namespace's jobs and ConfigMaps: may re-run a job.
+  rerunner: [
+    { apiGroups: [GROUP], resources: [PLURAL], verbs: ['create', 'get'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+  ],
   // May create and label jobs, nothing more.
   creator: [{ apiGroups: [GROUP], resources: [PLURAL], verbs: ['create', 'patch'] }],
   // May mint tokens for "runner" (as good as acting as it).
@@ -149,6 +154,14 @@ const CASES: AdmissionCase[] = (() => {
       refused: cannotRead('creator'),
     },
     { name: 'inline-items', user: 'creator', job: jobWith('inline-items') },
+    { name: 'rerun-readable', user: 'rerunner', job: makeJob('rerun-readable').fromJob('earlier').obj() },
+    {
+      name: 'rerun-unreadable',
+      user: 'reader',
+      job: makeJob('rerun-unreadable').fromJob('earlier').obj(),
+      refused: (namespace) =>
+        `spec.input.fromJob.name: Forbidden: user "reader" may not get MapReduceJob "earlier" and the ConfigMaps of namespace "${namespace}" (the operator reads its items and results with its own rights)`,
+    },
     {
       name: 'map-hostpath',
       user: 'creator',
@@ -301,7 +314,11 @@ describe('admission policy', function () {
           'ValidatingAdmissionPolicy mr-mapreduce-operator',
           'ValidatingAdmissionPolicyBinding mr-mapreduce-operator',
         ]);
-        expect(fieldsChecked(rendered)).to.deep.equal(['spec.input.configMapRef.name', ...tc.fields]);
+        expect(fieldsChecked(rendered)).to.deep.equal([
+          'spec.input.configMapRef.name',
+          'spec.input.fromJob.name',
+          ...tc.fields,
+        ]);
       });
     }
 

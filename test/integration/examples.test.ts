@@ -36,6 +36,8 @@ describe('examples', function () {
   it('has an expectation for every example job', function () {
     const files = readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.yaml'));
     expect(files.sort()).to.deep.equal(['configmap-jsonpath.yaml', 'retries.yaml', 'wordcount.yaml']);
+    // Re-runs are applied once the job they re-run has finished (below).
+    expect(readdirSync(path.join(EXAMPLES_DIR, 'rerun'))).to.deep.equal(['retries-rerun.yaml']);
   });
 
   it('applies every example and runs its jobs to the expected end', async function () {
@@ -60,6 +62,21 @@ describe('examples', function () {
         exitCode: 3,
         message: 'cannot parse record 17',
       },
+    ]);
+
+    // The re-run of `retries`' failed item, fixed, with a reduce over all four results.
+    kubectl('apply', '-n', ns.name, '-f', path.join(EXAMPLES_DIR, 'rerun', 'retries-rerun.yaml'));
+    const rerun = await waitForPhase(ns.name, 'retries-rerun', ['Succeeded', 'Failed']);
+    expect(rerun.status).to.deep.include({
+      phase: 'Succeeded',
+      totalItems: 1,
+      succeededItems: 1,
+      failedItems: 0,
+      completedIndexes: '2',
+      result: '4 of 4 items done',
+    });
+    expect(rerun.status?.fromJob?.results).to.deep.equal([
+      { job: 'retries', resultPieces: retries.status?.resultPieces, indexes: '0-1,3', count: 3 },
     ]);
   });
 });

@@ -40,7 +40,7 @@ const JOB_RULES: V1PolicyRule[] = [
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['update'] },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'delete'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'delete', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
@@ -360,7 +360,11 @@ describe('install', function () {
       { what: 'delete a ConfigMap', attrs: { verb: 'delete', resource: 'configmaps' }, allowed: true },
       { what: 'patch an Event (its count)', attrs: { verb: 'patch', resource: 'events' }, allowed: true },
       { what: 'watch ConfigMaps', attrs: { verb: 'watch', resource: 'configmaps' }, allowed: false },
-      { what: 'patch ConfigMaps', attrs: { verb: 'patch', resource: 'configmaps' }, allowed: false },
+      {
+        what: 'patch ConfigMaps (a merged re-run owns the earlier result pieces too)',
+        attrs: { verb: 'patch', resource: 'configmaps' },
+        allowed: true,
+      },
       {
         what: 'patch a job’s status',
         attrs: { verb: 'patch', group: 'mapreduce.dev', resource: 'mapreducejobs', subresource: 'status' },

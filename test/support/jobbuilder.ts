@@ -32,6 +32,15 @@ export class JobBuilder {
     return this;
   }
 
+  /** A re-run of an earlier job's failed items (spec.input.fromJob). */
+  fromJob(
+    name: string,
+    options: Omit<NonNullable<MapReduceJob['spec']['input']['fromJob']>, 'name'> = {},
+  ): this {
+    this.job.spec.input = { fromJob: { name, ...options } };
+    return this;
+  }
+
   idPath(path: string): this {
     this.job.spec.input.idPath = path;
     return this;

@@ -131,6 +131,18 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve({} as never);
   }
 
+  patchNamespacedConfigMap(param: {
+    namespace: string;
+    name: string;
+    body: { metadata?: V1ConfigMap['metadata'] };
+  }): Promise<V1ConfigMap> {
+    this.call('patchNamespacedConfigMap', `${param.namespace}/${param.name}`, JSON.stringify(param.body));
+    const found = this.configMaps.find((c) => c.metadata?.name === param.name);
+    if (!found) throw apiError(404);
+    Object.assign(found.metadata!, param.body.metadata ?? {});
+    return Promise.resolve(found);
+  }
+
   createNamespacedEvent(param: {
     namespace: string;
     body: { reason?: string; message?: string };

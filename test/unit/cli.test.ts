@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { CliError, formatFailed, formatStatus, run } from '../../src/cli/main.js';
+import { CliError, formatFailed, formatStatus, rerunManifest, run } from '../../src/cli/main.js';
+import type { RerunOptions } from '../../src/cli/main.js';
+import type { MapReduceJob } from '../../src/api/types.js';
 import { renderWaterfall, treeOrder } from '../../src/cli/waterfall.js';
 import type { WaterfallSpan } from '../../src/cli/waterfall.js';
 import { spanId } from '../../src/telemetry/ids.js';
@@ -132,5 +134,109 @@ describe('kubectl-mapreduce', function () {
     expect(((await error(['trace'])) as Error).message).to.equal(
       'trace: which job? (kubectl mapreduce trace <job>)',
     );
+  });
+});
+
+describe('rerunManifest (kubectl mapreduce rerun)', function () {
+  function finished(): MapReduceJob {
+    const job = makeJob('wc', 'team-a')
+      .items(['a', 'b', 'c'])
+      .parallelism(3)
+      .reduce('sum')
+      .suspend(false)
+      .telemetry({
+        attributes: { team: 'search' },
+        parentTraceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      })
+      .obj();
+    job.metadata.uid = 'uid-wc';
+    job.status = {
+      phase: 'Succeeded',
+      totalItems: 3,
+      failedIndexes: '1',
+      failedItems: 1,
+      failedItemDetails: [{ index: 1, id: '1', attempts: 3, reason: 'Error', exitCode: 3 }],
+    };
+    return job;
+  }
+
+  const cases: {
+    name: string;
+    options: RerunOptions;
+    expect: { name: string; input: MapReduceJob['spec']['input']; image: string };
+  }[] = [
+    {
+      name: 'by default: <job>-rerun over every failed item, merged when the job has a reduce',
+      options: {},
+      expect: {
+        name: 'wc-rerun',
+        input: { fromJob: { name: 'wc', mergeResults: true } },
+        image: 'registry.example/agent:1',
+      },
+    },
+    {
+      name: 'with --name, --reason, --exit-code, --image and --no-merge',
+      options: { name: 'wc-fix', reasons: ['Error'], exitCodes: [3], image: 'agent:2', merge: false },
+      expect: {
+        name: 'wc-fix',
+        input: { fromJob: { name: 'wc', reasons: ['Error'], exitCodes: [3] } },
+        image: 'agent:2',
+      },
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, function () {
+      const job = rerunManifest(finished(), tc.options);
+      expect(job.metadata).to.deep.equal({ name: tc.expect.name, namespace: 'team-a' });
+      expect(job.spec.input).to.deep.equal(tc.expect.input);
+      expect(job.spec.map.template.spec?.containers[0]?.image).to.equal(tc.expect.image);
+      expect(job.spec.map.parallelism).to.equal(3);
+      expect(job.spec.reduce).to.deep.equal(finished().spec.reduce);
+      expect(job.spec.telemetry).to.deep.equal({ attributes: { team: 'search' } });
+      expect(job.spec).to.not.have.property('suspend');
+      expect(job).to.not.have.property('status');
+    });
+  }
+
+  it('refuses a job that is still running, as the operator would', function () {
+    const running = finished();
+    running.status = { phase: 'Running' };
+    expect(() => rerunManifest(running)).to.throw(
+      CliError,
+      'rerun: spec.input.fromJob: MapReduceJob team-a/wc is Running; a re-run takes the failed items of a finished job',
+    );
+  });
+
+  it('refuses a job without failed items', function () {
+    const clean = finished();
+    clean.status = { phase: 'Succeeded', totalItems: 3, failedIndexes: '' };
+    expect(() => rerunManifest(clean)).to.throw(
+      CliError,
+      'rerun: spec.input.fromJob: MapReduceJob team-a/wc has no failed items',
+    );
+  });
+
+  it('refuses -o without --dry-run=client, and other dry-run modes', async function () {
+    for (const [args, message] of [
+      [
+        ['rerun', 'wc', '-o', 'yaml'],
+        '-o prints the new job instead of creating it: use it with --dry-run=client',
+      ],
+      [['rerun', 'wc', '--dry-run=server'], '--dry-run: "server" is not supported; use --dry-run=client'],
+      [
+        ['rerun', 'wc', '--dry-run=client', '-o', 'wide'],
+        '-o: "wide" is not supported; use -o yaml or -o json',
+      ],
+      [['rerun', 'wc', '--exit-code', 'x'], '--exit-code: "x" is not a whole number'],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        await run([...args], {});
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, args.join(' ')).to.be.instanceOf(CliError);
+      expect((thrown as Error).message).to.equal(message);
+    }
   });
 });

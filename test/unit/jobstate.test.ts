@@ -15,6 +15,8 @@ interface Case {
   job: JobBuilder;
   status?: MapReduceJobStatus;
   total: number;
+  /** A re-run's item indexes (default 0..total-1). */
+  itemIndexes?: number[];
   pods?: V1Pod[];
   now?: Date;
   expect: {
@@ -52,6 +54,7 @@ function inputFor(tc: Case): JobStateInput {
   return {
     job,
     totalItems: tc.total,
+    ...(tc.itemIndexes ? { itemIndexes: [...tc.itemIndexes] } : {}),
     itemId: (i) => `id-${i}`,
     pods: structuredClone(tc.pods ?? []),
     now: new Date((tc.now ?? at(0)).getTime()),
@@ -76,6 +79,44 @@ function snapshot(input: JobStateInput): unknown {
 }
 
 const cases: Case[] = [
+  {
+    name: 'a re-run starts its items by their original indexes, in order, up to `parallelism`',
+    job: makeJob('wc').fromJob('earlier').parallelism(2),
+    total: 3,
+    itemIndexes: [4, 17, 230],
+    expect: {
+      phase: 'Running',
+      create: ['map 4/0', 'map 17/0'],
+      delete: [],
+      results: {},
+      status: { totalItems: 3, activeItems: 0, succeededItems: 0, completedIndexes: '' },
+      events: ['Started'],
+      finishedAttempts: [],
+    },
+  },
+  {
+    name: 'a re-run stores results under the original indexes and deletes a pod of an index it does not have',
+    job: makeJob('wc').fromJob('earlier').parallelism(2),
+    status: { phase: 'Running', startTime: at(0).toISOString(), totalItems: 3 },
+    total: 3,
+    itemIndexes: [4, 17, 230],
+    pods: [
+      mapPod(4).succeeded('r4').obj(),
+      mapPod(17).succeeded('r17').obj(),
+      mapPod(230).succeeded('r230').obj(),
+      mapPod(5).running().obj(),
+    ],
+    now: at(2),
+    expect: {
+      phase: 'Succeeded',
+      create: [],
+      delete: ['wc-5-0'],
+      results: { 4: 'r4', 17: 'r17', 230: 'r230' },
+      status: { succeededItems: 3, failedItems: 0, completedIndexes: '4,17,230', resultPieces: '4' },
+      events: ['Completed'],
+      finishedAttempts: ['wc-4-0 succeeded final', 'wc-17-0 succeeded final', 'wc-230-0 succeeded final'],
+    },
+  },
   {
     name: 'a job past its activeDeadlineSeconds fails with DeadlineExceeded and cancels what runs',
     job: makeJob('wc').items(['a', 'b', 'c']).parallelism(2).activeDeadlineSeconds(60),

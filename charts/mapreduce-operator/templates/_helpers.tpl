@@ -58,10 +58,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: [get, list, watch, create, delete, patch]
 # get: a ConfigMap input (controller/inputloader.ts) and a result piece that exists (controller/resultstore.ts);
 # list: the item snapshot, by label (controller/itemstore.ts); create: snapshot shards and result pieces,
-# all immutable; delete: a partial snapshot, or a result piece the status does not list, before rewriting it.
+# all immutable; delete: a partial snapshot, or a result piece the status does not list, before rewriting it;
+# patch: a merged re-run adds itself as an owner of the earlier job's result pieces (controller/rerun.ts).
 - apiGroups: ['']
   resources: [configmaps]
-  verbs: [get, list, create, delete]
+  verbs: [get, list, create, delete, patch]
 # create: Events on the job; patch: the same Event again within 10 minutes bumps its count (controller/events.ts).
 - apiGroups: ['']
   resources: [events]
