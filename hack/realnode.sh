@@ -179,10 +179,8 @@ up() {
   ensure_cgroup_root
   start_daemon containerd containerd --config "$REALNODE_DIR/containerd.toml"
   wait_until containerd 60 ctr_k8s version
-  if [ "$(ctr_k8s images ls -q | grep -c "^$IMAGE_REPO/")" -lt 3 ]; then
-    log "images: building and importing $BUSYBOX_IMAGE, $PAUSE_IMAGE, $NODE_IMAGE"
-    build_images
-  fi
+  log "images: $BUSYBOX_IMAGE, $PAUSE_IMAGE, $NODE_IMAGE (from $(images_dir))"
+  build_images
   [ -f "$CLUSTER_PKI_DIR/kubelet.crt" ] || gen_cert kubelet "system:node:$REALNODE_NAME" system:nodes
   write_kubeconfig "$REALNODE_DIR/kubelet.kubeconfig" "system:node:$REALNODE_NAME" kubelet
   start_daemon kubelet "$KUBELET_BIN_DIR/kubelet" \

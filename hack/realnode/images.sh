@@ -73,11 +73,29 @@ node_rootfs() { # node_rootfs DIR: node, the libraries it links, and /app (examp
     "$(dirname "$node_bin")/node" "$HACK_DIR/realnode/deps-closure.mjs" "$REPO_ROOT" "${AGENT_NPM_PACKAGES[@]}")
 }
 
-# build_images: builds the three archives into $REALNODE_DIR/images (kept while their inputs are unchanged)
-# and imports them into the node's containerd.
+# The archives' cache folder, keyed by everything they are built from.
+images_dir() {
+  local key
+  key="$( {
+    cat "$HACK_DIR/realnode/images.sh" "$HACK_DIR/realnode/deps-closure.mjs" "$REPO_ROOT/package-lock.json"
+    echo "$BUSYBOX_IMAGE $NODE_IMAGE"
+    (cd "$REPO_ROOT" && find examples -type f | sort | xargs sha256sum)
+  } | sha256sum | cut -c1-12)"
+  echo "$MAPREDUCE_CACHE_DIR/realnode-images-$key"
+}
+
+# build_images: builds the three archives (unless cached) and imports them into the node's containerd.
 build_images() {
-  local dir="$REALNODE_DIR/images" work key
-  mkdir -p "$dir"
+  local dir key
+  dir="$(images_dir)"
+  [ -f "$dir/node.tar" ] || install_atomically "$dir" build_archives
+  for key in busybox pause node; do
+    ctr_k8s images import "$dir/$key.tar" >/dev/null
+  done
+}
+
+build_archives() { # build_archives DIR
+  local dir="$1" work
   work="$(mktemp -d "$REALNODE_DIR/rootfs.XXXXXX")"
   busybox_rootfs "$work/busybox"
   layer_tar "$work/busybox.tar" "$work/busybox"
@@ -91,7 +109,4 @@ build_images() {
     '{"Entrypoint":["node"],"WorkingDir":"/app","Env":["PATH=/usr/local/bin:/bin","NODE_PATH=/app/node_modules"]}' \
     "$work/busybox.tar" "$work/node.tar"
   rm -rf "$work"
-  for key in busybox pause node; do
-    ctr_k8s images import "$dir/$key.tar" >/dev/null
-  done
 }
