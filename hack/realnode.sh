@@ -158,19 +158,25 @@ ensure_bridge() { # created here, not by the plugin, because the kubelet's node 
   ip link set "$REALNODE_BRIDGE" up
 }
 
+# Debian's packages the node needs, those missing installed with one apt-get update and one install.
+install_packages() {
+  local missing=()
+  command -v runc >/dev/null || missing+=(runc)
+  command -v containerd >/dev/null && command -v ctr >/dev/null || missing+=(containerd)
+  [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+  # Debian's busybox package links libc; busybox-static, the one an image of one file needs, replaces it.
+  dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 up() {
   local why start=$SECONDS
   why="$(check)"
   [ -z "$why" ] || die "the real node can't run here: $why"
-  ensure_apt runc runc
-  ensure_apt containerd containerd
-  [ -x /usr/lib/cni/bridge ] || ensure_apt /usr/lib/cni/bridge containernetworking-plugins
-  # Debian's busybox package links libc; busybox-static, the one an image of one file needs, replaces it.
-  dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || {
-    log "installing Debian package busybox-static"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
-  }
+  install_packages
   image_names
   bash "$HACK_DIR/build-control-plane.sh" kubelet
   mkdir -p "$REALNODE_DIR" "$CLUSTER_LOG_DIR"

@@ -160,7 +160,14 @@ describe('real node', function () {
   it('ends an attempt at its activeDeadlineSeconds: reason DeadlineExceeded, its span marked', async function () {
     this.timeout(REAL_JOB_TIMEOUT_MS + 60_000);
     await start();
-    const job = realJob('deadline', ['x'], realNodeTemplate([sh('sleep 300')]));
+    const job = realJob(
+      'deadline',
+      ['x'],
+      realNodeTemplate([sh('sleep 300')], {
+        // sh as PID 1 ignores SIGTERM: the kubelet's kill would wait out the default 30 s before its SIGKILL.
+        terminationGracePeriodSeconds: 1,
+      }),
+    );
     job.spec.map.activeDeadlineSeconds = 3;
     job.spec.map.backoffLimitPerItem = 0;
     job.spec.failurePolicy = { maxFailedItems: 1 };
