@@ -85,7 +85,9 @@ state = "$REALNODE_DIR/containerd/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$REALNODE_DIR/cni"
 TOML
-  # The bridge plugin with host-local IPAM; no ipMasq, so no iptables rule: pods reach the host, nothing beyond.
+  # The bridge plugin with host-local IPAM. Not the pods' gateway (isGateway would switch on the host's
+  # net.ipv4.ip_forward) and no ipMasq (no iptables rule): pods reach the host on the bridge's own address
+  # (ensure_bridge), and each other; no route leads further.
   cat >"$REALNODE_DIR/cni/10-mapreduce.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
@@ -94,7 +96,7 @@ TOML
     {
       "type": "bridge",
       "bridge": "$REALNODE_BRIDGE",
-      "isGateway": true,
+      "isGateway": false,
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": {

@@ -63,6 +63,7 @@ busybox_rootfs() { # busybox_rootfs DIR
 
 node_rootfs() { # node_rootfs DIR: node, the libraries it links, and /app (examples + their npm packages)
   local dir="$1" node_bin lib pkg
+  ensure_node_deps # the agents' npm packages come from node_modules
   node_bin="$(bash "$HACK_DIR/node.sh")/node"
   mkdir -p "$dir/usr/local/bin" "$dir/app"
   cp "$node_bin" "$dir/usr/local/bin/node"

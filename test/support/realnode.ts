@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { cluster, REPO_ROOT } from './cluster.js';
+import { cluster, REPO_ROOT, usingLocalControlPlane } from './cluster.js';
 
 /** Label and NoSchedule taint (both "true") of the real node: only pods that ask land there. */
 export const REAL_NODE_LABEL = 'mapreduce.dev/real-node';
@@ -34,7 +34,7 @@ export async function realNodeOrSkip(ctx: Mocha.Context): Promise<RealNode> {
     n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   );
   if (!node) {
-    const why = machineCannot();
+    const why = usingLocalControlPlane() ? machineCannot() : 'TEST_KUBECONFIG names another cluster';
     if (why === undefined)
       throw new Error(
         'this machine can run the real node (hack/realnode.sh check) but the cluster has none Ready',
