@@ -19,7 +19,7 @@ ctr_k8s() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 kctl() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
 check() { # the first reason this machine can't run the node, or nothing
-  case "${MAPREDUCE_REAL_NODE:-auto}" in 0 | false | no | off) echo "MAPREDUCE_REAL_NODE=${MAPREDUCE_REAL_NODE}"; return ;; esac
+  case "${MAPREDUCE_REAL_NODE:-auto}" in 0 | false | no | off) echo "turned off by MAPREDUCE_REAL_NODE=${MAPREDUCE_REAL_NODE}"; return ;; esac
   [ "$(uname -s)" = Linux ] || { echo "not Linux"; return; }
   [ "$(id -u)" -eq 0 ] || { echo "not root (the kubelet, containerd and runc need root)"; return; }
   [ "$(uname -m)" = x86_64 ] || { echo "not x86_64 (the images are built for amd64)"; return; }
