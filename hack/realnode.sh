@@ -142,6 +142,10 @@ YAML
 
 ensure_cgroup_root() { # the kubelet wants its cgroupRoot to exist in every hierarchy
   local h
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2: one hierarchy (not tried here: this machine has v1)
+    mkdir -p "/sys/fs/cgroup$REALNODE_CGROUP_ROOT"
+    return 0
+  fi
   for h in /sys/fs/cgroup/*/; do
     [ -f "$h/cgroup.procs" ] || continue
     [ "$(basename "$h")" != unified ] || continue
@@ -234,7 +238,7 @@ down() {
   for m in $(awk -v d="$REALNODE_DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
-  # The pods' cgroups, deepest first, in every v1 hierarchy.
+  # The pods' cgroups, deepest first: in every hierarchy of cgroup v1, in the one of v2.
   for cg in /sys/fs/cgroup/*"$REALNODE_CGROUP_ROOT" /sys/fs/cgroup"$REALNODE_CGROUP_ROOT"; do
     [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
@@ -277,7 +281,7 @@ verify() {
   for m in "${KUBELET_CHAINS[@]}"; do
     ! iptables -t "${m% *}" -S "${m#* }" >/dev/null 2>&1 || { log "real node: iptables chain ${m#* } (${m% *}) left"; left=1; }
   done
-  for m in /sys/fs/cgroup/*"$REALNODE_CGROUP_ROOT"; do [ ! -d "$m" ] || { log "real node: cgroup $m left"; left=1; }; done
+  for m in /sys/fs/cgroup/*"$REALNODE_CGROUP_ROOT" /sys/fs/cgroup"$REALNODE_CGROUP_ROOT"; do [ ! -d "$m" ] || { log "real node: cgroup $m left"; left=1; }; done
   return "$left"
 }
 
