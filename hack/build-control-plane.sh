@@ -52,9 +52,10 @@ build_wrapped() {
   done
 }
 
-build_kubernetes() {
-  local v="$KUBERNETES_VERSION" m cmd pkg major minor ldflags="-s -w" args=()
-  cached "kubernetes $v" "$K8S_BIN_DIR" kube-apiserver kube-controller-manager kube-scheduler && return 0
+# kubernetes_args: the --replace and --ldflags arguments of build_wrapped for k8s.io/kubernetes, into args/ldflags.
+kubernetes_args() {
+  local v="$KUBERNETES_VERSION" m pkg major minor
+  ldflags="-s -w" args=()
   # k8s.io/kubernetes replaces its staging modules with local folders; their published twins are tagged v0.MINOR.PATCH.
   for m in api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider cluster-bootstrap \
     code-generator component-base component-helpers controller-manager cri-api cri-client csi-translation-lib \
@@ -69,10 +70,26 @@ build_kubernetes() {
     ldflags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
+}
+
+build_kubernetes() {
+  local v="$KUBERNETES_VERSION" cmd ldflags args
+  cached "kubernetes $v" "$K8S_BIN_DIR" kube-apiserver kube-controller-manager kube-scheduler && return 0
+  kubernetes_args
   for cmd in kube-apiserver kube-controller-manager kube-scheduler; do args+=("$cmd=k8s.io/kubernetes/cmd/$cmd"); done
   # notest is a tag of Kubernetes' own release build (hack/lib/golang.sh); etcd's and Jaeger's builds do not set it.
   install_atomically "$K8S_BIN_DIR" build_wrapped kubernetes "k8s.io/kubernetes@$v" --tags notest --ldflags "$ldflags" \
     "${args[@]}"
+}
+
+# The kubelet of the real node (hack/realnode.sh), in its own folder so the servers' cache above stays valid.
+# Static (CGO_ENABLED=0) like the servers, so it shares their Go build cache.
+build_kubelet() {
+  local v="$KUBERNETES_VERSION" ldflags args
+  cached "kubelet $v" "$KUBELET_BIN_DIR" kubelet && return 0
+  kubernetes_args
+  install_atomically "$KUBELET_BIN_DIR" build_wrapped kubelet "k8s.io/kubernetes@$v" --tags notest --ldflags "$ldflags" \
+    "${args[@]}" kubelet=k8s.io/kubernetes/cmd/kubelet
 }
 
 build_etcd() { # etcd's go.mod points its sibling modules at local folders
@@ -118,8 +135,9 @@ case "${1:-all}" in
   etcd) build_etcd ;;
   kwok) build_kwok ;;
   kubernetes) build_kubernetes ;;
+  kubelet) build_kubelet ;;
   jaeger) build_jaeger ;;
   helm) build_helm ;;
-  *) die "usage: $0 [all|etcd|kwok|kubernetes|jaeger|helm]" ;;
+  *) die "usage: $0 [all|etcd|kwok|kubernetes|kubelet|jaeger|helm]" ;;
 esac
 log "control plane binaries ready ($(( $(date +%s) - start ))s)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
-# with simulated nodes. Idempotent: components already running are left alone.
+# with simulated nodes, and the real node (hack/realnode.sh) where the machine allows it.
+# Idempotent: components already running are left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$HACK_DIR/pki.sh"
@@ -71,6 +72,9 @@ start kube-apiserver "$APISERVER_PORT" "$K8S_BIN_DIR/kube-apiserver" \
   --api-audiences=https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range="$SERVICE_CLUSTER_IP_RANGE" \
   --authorization-mode=Node,RBAC \
+  --kubelet-client-certificate="$CLUSTER_PKI_DIR/admin.crt" \
+  --kubelet-client-key="$CLUSTER_PKI_DIR/admin.key" \
+  --kubelet-preferred-address-types=InternalIP \
   --allow-privileged=true \
   --enable-priority-and-fairness=false \
   --profiling=false \
@@ -135,4 +139,10 @@ NODE
 done
 wait_for kwok 60 kctl wait --for=condition=Ready node --all --timeout=2s
 wait_for kube-controller-manager 60 kctl -n default get serviceaccount default
+# The real node (hack/realnode.sh): where the machine can't run one, one line says why and the cluster goes on without.
+if why="$(bash "$HACK_DIR/realnode.sh" check)"; then
+  bash "$HACK_DIR/realnode.sh" up
+else
+  log "no real node: $why; every pod runs on kwok's simulated nodes"
+fi
 log "cluster ready: export KUBECONFIG=$KUBECONFIG_PATH"

@@ -10,6 +10,7 @@ source "$HACK_DIR/versions.env"
 MAPREDUCE_CACHE_DIR="${MAPREDUCE_CACHE_DIR:-$HOME/.cache/mapreduce-operator}"
 GO_VERSION_KEY="$(go env GOVERSION 2>/dev/null || echo nogo)"
 K8S_BIN_DIR="$MAPREDUCE_CACHE_DIR/kubernetes-$KUBERNETES_VERSION-$GO_VERSION_KEY"
+KUBELET_BIN_DIR="$MAPREDUCE_CACHE_DIR/kubelet-$KUBERNETES_VERSION-$GO_VERSION_KEY" # the real node's (hack/realnode.sh)
 ETCD_BIN_DIR="$MAPREDUCE_CACHE_DIR/etcd-$ETCD_VERSION-$GO_VERSION_KEY"
 KWOK_BIN_DIR="$MAPREDUCE_CACHE_DIR/kwok-$KWOK_VERSION-$GO_VERSION_KEY"
 JAEGER_BIN_DIR="$MAPREDUCE_CACHE_DIR/jaeger-$JAEGER_VERSION-$GO_VERSION_KEY"
@@ -37,6 +38,15 @@ SCHEDULER_PORT="${MAPREDUCE_SCHEDULER_PORT:-10259}"
 CONTROLLER_MANAGER_PORT="${MAPREDUCE_CONTROLLER_MANAGER_PORT:-10257}"
 KWOK_PORT="${MAPREDUCE_KWOK_PORT:-10247}"
 SERVICE_CLUSTER_IP_RANGE="10.96.0.0/16"
+
+# The real node (hack/realnode.sh): its kubelet's ports, its bridge and the pods' subnet (not routed off the machine).
+KUBELET_PORT="${MAPREDUCE_KUBELET_PORT:-11250}"
+KUBELET_HEALTHZ_PORT="${MAPREDUCE_KUBELET_HEALTHZ_PORT:-11248}"
+REALNODE_BRIDGE="${MAPREDUCE_REAL_NODE_BRIDGE:-mrnode0}" # at most 13 characters: `check` probes "$REALNODE_BRIDGE"-p
+REALNODE_SUBNET_PREFIX="${MAPREDUCE_REAL_NODE_SUBNET_PREFIX:-10.234.56}" # a /24; .1 is the bridge and the node's IP
+REALNODE_NAME=real-node-0
+REALNODE_LABEL=mapreduce.dev/real-node # label and NoSchedule taint, both "true"
+REALNODE_CGROUP_ROOT=/mapreduce-realnode # the kubelet's cgroupRoot: pods' cgroups go under it
 
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 OPERATOR_HEALTH_PORT=18081 # the demo operator's /healthz
