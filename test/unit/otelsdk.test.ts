@@ -1,0 +1,165 @@
+import { expect } from 'chai';
+import { metricsPlan } from '../../src/telemetry/metricsetup.js';
+import type { MetricsPlan } from '../../src/telemetry/metricsetup.js';
+import { operatorResource } from '../../src/telemetry/setup.js';
+import { DEFAULT_OTLP_PROTOCOL, parseConfig, telemetryEnv } from '../../src/config.js';
+import type { OperatorConfig } from '../../src/config.js';
+
+describe('metricsPlan: OTEL_METRICS_EXPORTER between /metrics and the SDK', function () {
+  const cases: { name: string; env: Record<string, string>; port?: number; plan: MetricsPlan }[] = [
+    { name: 'unset, no endpoint: /metrics only', env: {}, plan: { prometheus: true, sdkExporters: 'none' } },
+    {
+      name: 'unset, an OTLP endpoint: /metrics and OTLP',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
+      plan: { prometheus: true, sdkExporters: 'otlp' },
+    },
+    {
+      name: 'unset, a metrics endpoint: /metrics and OTLP',
+      env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://c:4318/v1/metrics' },
+      plan: { prometheus: true, sdkExporters: 'otlp' },
+    },
+    {
+      name: 'prometheus alone',
+      env: { OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
+      plan: { prometheus: true, sdkExporters: 'none' },
+    },
+    {
+      name: 'otlp alone: no /metrics',
+      env: { OTEL_METRICS_EXPORTER: 'otlp' },
+      plan: { prometheus: false, sdkExporters: 'otlp' },
+    },
+    {
+      name: 'several, spaced: the SDK gets all but prometheus',
+      env: { OTEL_METRICS_EXPORTER: ' console , prometheus,otlp ' },
+      plan: { prometheus: true, sdkExporters: 'console,otlp' },
+    },
+    {
+      name: 'none wins',
+      env: { OTEL_METRICS_EXPORTER: 'prometheus,none' },
+      plan: { prometheus: false, sdkExporters: 'none' },
+    },
+    {
+      name: '--metrics-port=0 turns /metrics off',
+      env: { OTEL_METRICS_EXPORTER: 'prometheus,console' },
+      port: 0,
+      plan: { prometheus: false, sdkExporters: 'console' },
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, function () {
+      expect(metricsPlan(tc.env, tc.port ?? 9464)).to.deep.equal(tc.plan);
+    });
+  }
+});
+
+describe('telemetryEnv: the flags as OTEL_* variables', function () {
+  const config = (argv: string[]): OperatorConfig => parseConfig(argv, {}) as OperatorConfig;
+  const cases: {
+    name: string;
+    argv: string[];
+    env: Record<string, string>;
+    expected: Record<string, string>;
+  }[] = [
+    {
+      name: 'nothing given: OTLP over gRPC',
+      argv: [],
+      env: {},
+      expected: { OTEL_EXPORTER_OTLP_PROTOCOL: DEFAULT_OTLP_PROTOCOL },
+    },
+    {
+      name: 'the variables kept',
+      argv: [],
+      env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' },
+      expected: {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+      },
+    },
+    {
+      name: 'flags win over the variables',
+      argv: ['--otlp-endpoint=http://f:4317', '--otlp-protocol=http/json', '--trace-sample-ratio=0.5'],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' },
+      expected: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://f:4317',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.5',
+      },
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, function () {
+      expect(telemetryEnv(config(tc.argv), tc.env)).to.deep.equal(tc.expected);
+    });
+  }
+});
+
+describe('operatorResource: the SDK’s detectors and ours', function () {
+  const saved = { ...process.env };
+  afterEach(function () {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  });
+
+  async function detect(env: Record<string, string>, uid?: string): Promise<Record<string, unknown>> {
+    for (const key of ['OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES']) delete process.env[key];
+    Object.assign(process.env, env);
+    const resource = await operatorResource({
+      env: process.env,
+      version: '0.1.0',
+      clusterName: 'kind',
+      clusterUid: () => (uid ? Promise.resolve(uid) : Promise.reject(new Error('forbidden'))),
+    });
+    return resource.attributes;
+  }
+
+  const cases: { name: string; env: Record<string, string>; uid?: string; has: Record<string, unknown> }[] = [
+    {
+      name: 'defaults: service.*, the cluster, the SDK’s own attributes',
+      env: {},
+      uid: 'cluster-uid-1',
+      has: {
+        'service.name': 'mapreduce-operator',
+        'service.version': '0.1.0',
+        'k8s.cluster.name': 'kind',
+        'k8s.cluster.uid': 'cluster-uid-1',
+        'telemetry.sdk.language': 'nodejs',
+        'process.pid': process.pid,
+      },
+    },
+    {
+      name: 'downward-API env: the pod',
+      env: { POD_NAMESPACE: 'ops', POD_NAME: 'op-1', POD_UID: 'uid-1', NODE_NAME: 'n1' },
+      has: {
+        'k8s.namespace.name': 'ops',
+        'k8s.pod.name': 'op-1',
+        'k8s.pod.uid': 'uid-1',
+        'k8s.node.name': 'n1',
+        'service.instance.id': 'uid-1',
+      },
+    },
+    {
+      name: 'OTEL_SERVICE_NAME wins',
+      env: { OTEL_SERVICE_NAME: 'mr-prod' },
+      has: { 'service.name': 'mr-prod' },
+    },
+    {
+      name: 'OTEL_RESOURCE_ATTRIBUTES win, decoded',
+      env: { OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,k8s.cluster.name=eu%201' },
+      has: { 'deployment.environment.name': 'prod', 'k8s.cluster.name': 'eu 1' },
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, async function () {
+      const attributes = await detect(tc.env, tc.uid);
+      for (const [key, value] of Object.entries(tc.has)) expect(attributes[key], key).to.deep.equal(value);
+    });
+  }
+
+  it('has the host detector’s host.name and arch, and no cluster uid when it cannot be read', async function () {
+    const attributes = await detect({});
+    expect(attributes['host.arch']).to.be.a('string');
+    expect(attributes['host.name']).to.be.a('string');
+    expect(attributes).not.to.have.property('k8s.cluster.uid');
+  });
+});
