@@ -104,9 +104,7 @@ describe('metrics', function () {
         OTEL_TRACES_EXPORTER: 'none',
       });
       operators.push(op);
-      expect(op.logs.map((l) => l.msg)).to.include(
-        'metrics: otlp grpc to ' + jaeger.otlpGrpcEndpoint + ' every 500 ms',
-      );
+      expect(op.logs.map((l) => l.msg)).to.include('metrics: otlp by the OpenTelemetry SDK');
       await createJob(ns.name, makeJob('pushed').items(['a', 'b', 'c', 'd']).obj());
       await waitForPhase(ns.name, 'pushed', ['Succeeded']);
       const line = new RegExp(
