@@ -24,9 +24,10 @@ import { formatTraceparent } from './traceparent.js';
 import { tracedStatus } from './tracestate.js';
 
 /** The default of OTEL_PROPAGATORS, until the SDK's own propagator is given (usePodPropagator). */
-let propagator: TextMapPropagator = new CompositePropagator({
+export const DEFAULT_POD_PROPAGATOR: TextMapPropagator = new CompositePropagator({
   propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
 });
+let propagator = DEFAULT_POD_PROPAGATOR;
 
 /** Pods get what this propagator injects: the operator wires in the one the SDK made from OTEL_PROPAGATORS. */
 export function usePodPropagator(p: TextMapPropagator): void {

@@ -28,7 +28,7 @@ function diagToLog(log: SdkLog): DiagLogger {
   const line =
     (level: 'warn' | 'error') =>
     (message: string, ...args: unknown[]): void =>
-      log[level]({ component: 'otel-sdk', ...(args.length ? { args: args.map(String) } : {}) }, message);
+      log[level](args.length ? { args: args.map(String) } : {}, message);
   const none = (): void => undefined;
   return { error: line('error'), warn: line('warn'), info: none, debug: none, verbose: none };
 }

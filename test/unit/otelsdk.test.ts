@@ -1,4 +1,11 @@
 import { expect } from 'chai';
+import { context, diag, metrics, propagation } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { DEFAULT_POD_PROPAGATOR, traceContextForPod, usePodPropagator } from '../../src/telemetry/podenv.js';
+import { startSdk } from '../../src/telemetry/sdk.js';
+import type { RunningSdk } from '../../src/telemetry/sdk.js';
+import { makeJob } from '../support/jobbuilder.js';
+import { persistedJob } from '../support/tracingbuilders.js';
 import { metricsPlan } from '../../src/telemetry/metricsetup.js';
 import type { MetricsPlan } from '../../src/telemetry/metricsetup.js';
 import { operatorResource } from '../../src/telemetry/setup.js';
@@ -162,4 +169,51 @@ describe('operatorResource: the SDK’s detectors and ours', function () {
     expect(attributes['host.name']).to.be.a('string');
     expect(attributes).not.to.have.property('k8s.cluster.uid');
   });
+});
+
+describe('OTEL_PROPAGATORS: read by NodeSDK, what the pods’ env gets', function () {
+  const saved = { ...process.env };
+  afterEach(async function () {
+    await running?.shutdown();
+    running = undefined;
+    usePodPropagator(DEFAULT_POD_PROPAGATOR);
+    context.disable();
+    propagation.disable();
+    metrics.disable();
+    diag.disable();
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  });
+  let running: RunningSdk | undefined;
+
+  const cases: { propagators?: string; env: string[] }[] = [
+    { env: ['BAGGAGE', 'TRACEPARENT'] },
+    { propagators: 'tracecontext', env: ['TRACEPARENT'] },
+    { propagators: 'tracecontext,baggage,b3', env: ['B3', 'BAGGAGE', 'TRACEPARENT'] },
+    { propagators: 'b3multi', env: ['X_B3_SAMPLED', 'X_B3_SPANID', 'X_B3_TRACEID'] },
+    { propagators: 'none', env: [] },
+  ];
+  for (const tc of cases) {
+    it(`${tc.propagators ?? 'unset'}: ${tc.env.join(', ') || 'nothing'}`, function () {
+      delete process.env.OTEL_PROPAGATORS;
+      if (tc.propagators !== undefined) process.env.OTEL_PROPAGATORS = tc.propagators;
+      process.env.OTEL_METRICS_EXPORTER = 'none';
+      const log = { warn: () => undefined, error: () => undefined };
+      running = startSdk({ resource: resourceFromAttributes({}), version: '0.1.0', log });
+      usePodPropagator(running.propagator);
+      const job = persistedJob(
+        makeJob('wc')
+          .items(['a'])
+          .telemetry({ baggage: { tenant: 'acme' } }),
+      )
+        .traced()
+        .obj();
+      const decorations = traceContextForPod(job, job.status!, { phase: 'map', index: 0, attempt: 0 });
+      const carried = decorations.env
+        .map((e) => e.name)
+        .filter((n) => !n.startsWith('MAPREDUCE_') && n !== 'OTEL_RESOURCE_ATTRIBUTES')
+        .sort();
+      expect(carried).to.deep.equal(tc.env);
+    });
+  }
 });
