@@ -24,27 +24,19 @@ export function otlpLogsWanted(env: NodeJS.ProcessEnv): boolean {
   return names.includes('otlp') && !names.includes('none');
 }
 
-export interface OtlpLogger {
-  log: Logger;
-  /** Flushes what the transport holds (a bounded wait) and stops its worker. */
-  close(): Promise<void>;
-}
-
-/** Longest wait for the transport to flush at shutdown: telemetry never holds the exit back longer. */
-export const LOGS_CLOSE_TIMEOUT_MS = 5_000;
-
 /**
  * Logs to stdout and over OTLP, with pino's own multi-target transport: one worker thread writes the lines
  * to stdout (pino/file) and hands them to the OTLP transport, which reads
  * OTEL_EXPORTER_OTLP_[LOGS_]{ENDPOINT,PROTOCOL,HEADERS} from the environment it inherits. `resource` is the
  * operator's resource; the transport adds its own detectors' attributes under it. A failing transport is
  * reported on stderr and logging goes on without it. Lines carry `time` in epoch milliseconds here (ISO
- * otherwise).
+ * otherwise): the transport takes `time` as the record's timestamp, and an ISO string stops it. At exit pino
+ * ends the transport itself, waiting (blocked) until the worker has flushed, at most thread-stream's 10 s.
  */
 export function createOtlpLogger(
   level: string,
   input: { version: string; resource: Record<string, unknown> },
-): OtlpLogger {
+): Logger {
   const transport = pino.transport({
     targets: [
       { target: 'pino/file', level, options: { destination: 1 } },
@@ -58,7 +50,7 @@ export function createOtlpLogger(
         },
       },
     ],
-  }) as DestinationStream & NodeJS.EventEmitter & { end(): void };
+  }) as DestinationStream & NodeJS.EventEmitter;
   let failed = false;
   transport.on('error', (err: unknown) => {
     if (failed) return;
@@ -66,17 +58,5 @@ export function createOtlpLogger(
     process.stderr.write(`mapreduce-operator: log transport failed: ${String(err)}\n`);
   });
   // Epoch milliseconds: the transport takes `time` as the record's timestamp, and an ISO string stops it.
-  const log: Logger = pino({ level, ...OPTIONS, timestamp: pino.stdTimeFunctions.epochTime }, transport);
-  return {
-    log,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, LOGS_CLOSE_TIMEOUT_MS);
-        transport.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        transport.end();
-      }),
-  };
+  return pino({ level, ...OPTIONS, timestamp: pino.stdTimeFunctions.epochTime }, transport);
 }

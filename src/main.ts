@@ -1,5 +1,6 @@
 // Entry point: `node dist/main.js [flags]` runs the operator.
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -31,6 +32,9 @@ import type { ControllerHooks } from './controller/hooks.js';
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/** Longest wait at shutdown for the last metrics and log records to leave, after the Lease is released. */
+const TELEMETRY_FLUSH_TIMEOUT_MS = 2_000;
 
 async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
   const ns = await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' });
@@ -83,11 +87,10 @@ async function main(): Promise<void> {
     clusterName: config.clusterName,
     clusterUid: () => clusterUid(kc),
   });
-  const otlpLogs =
-    !disabled && otlpLogsWanted(otelEnv)
-      ? createOtlpLogger(config.logLevel, { version: VERSION, resource: { ...operator.attributes } })
-      : undefined;
-  const log = otlpLogs?.log ?? stdoutLog;
+  const otlpLogs = !disabled && otlpLogsWanted(otelEnv);
+  const log = otlpLogs
+    ? createOtlpLogger(config.logLevel, { version: VERSION, resource: { ...operator.attributes } })
+    : stdoutLog;
   if (otlpLogs) log.info(`logs: stdout and otlp (${OTLP_LOGS_TRANSPORT})`);
   log.info(tracing.description);
   for (const warning of tracing.warnings) log.warn(warning);
@@ -181,10 +184,11 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down: no new work, finishing in-flight writes');
     await running.stop();
     await delivery.shutdown(); // what is pending stays held (pods, status): the next leader delivers it
-    await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
-    await otlpLogs?.close();
     await elector?.release();
     health.close();
+    // Metrics and logs flush last, for a bounded time: a dead collector never delays the next leader.
+    const flushed = Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+    await Promise.race([flushed, sleep(TELEMETRY_FLUSH_TIMEOUT_MS)]);
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
