@@ -8,8 +8,9 @@ import { makeJob } from '../support/jobbuilder.js';
 import { persistedJob } from '../support/tracingbuilders.js';
 import { metricsPlan } from '../../src/telemetry/metricsetup.js';
 import type { MetricsPlan } from '../../src/telemetry/metricsetup.js';
-import { operatorResource } from '../../src/telemetry/setup.js';
-import { DEFAULT_OTLP_PROTOCOL, parseConfig, telemetryEnv } from '../../src/config.js';
+import { operatorResource, spanLimitsFromEnv } from '../../src/telemetry/setup.js';
+import type { SpanLimits } from '../../src/telemetry/spans.js';
+import { ConfigError, DEFAULT_OTLP_PROTOCOL, parseConfig, telemetryEnv } from '../../src/config.js';
 import type { OperatorConfig } from '../../src/config.js';
 
 describe('metricsPlan: OTEL_METRICS_EXPORTER between /metrics and the SDK', function () {
@@ -216,4 +217,37 @@ describe('OTEL_PROPAGATORS: read by NodeSDK, what the pods’ env gets', functio
       expect(carried).to.deep.equal(tc.env);
     });
   }
+});
+
+describe('spanLimitsFromEnv: the span limits applied to the operator’s own spans', function () {
+  const cases: { name: string; env: Record<string, string>; limits: SpanLimits }[] = [
+    { name: 'none set: no limit', env: {}, limits: {} },
+    {
+      name: 'the span variables',
+      env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '32', OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '256' },
+      limits: { attributeCount: 32, attributeValueLength: 256 },
+    },
+    {
+      name: 'the general variables when the span ones are unset',
+      env: { OTEL_ATTRIBUTE_COUNT_LIMIT: '64', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1024' },
+      limits: { attributeCount: 64, attributeValueLength: 1024 },
+    },
+    {
+      name: 'the span variables win over the general ones',
+      env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '8', OTEL_ATTRIBUTE_COUNT_LIMIT: '64' },
+      limits: { attributeCount: 8 },
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, function () {
+      expect(spanLimitsFromEnv(tc.env)).to.deep.equal(tc.limits);
+    });
+  }
+
+  it('refuses a limit that is not a positive whole number, naming the variable', function () {
+    expect(() => spanLimitsFromEnv({ OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '-1' })).to.throw(
+      ConfigError,
+      'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: "-1" must be a positive whole number',
+    );
+  });
 });
