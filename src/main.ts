@@ -33,7 +33,7 @@ const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** Longest wait at shutdown for the last metrics and log records to leave, after the Lease is released. */
+/** Longest wait at shutdown for the last metric points to leave, after the Lease is released. */
 const TELEMETRY_FLUSH_TIMEOUT_MS = 2_000;
 
 async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
@@ -186,7 +186,8 @@ async function main(): Promise<void> {
     await delivery.shutdown(); // what is pending stays held (pods, status): the next leader delivers it
     await elector?.release();
     health.close();
-    // Metrics and logs flush last, for a bounded time: a dead collector never delays the next leader.
+    // Metrics flush last, for a bounded time (and pino ends the log transport at exit): a dead collector never
+    // delays the next leader.
     const flushed = Promise.all(stops.map((stop) => stop().catch(() => undefined)));
     await Promise.race([flushed, sleep(TELEMETRY_FLUSH_TIMEOUT_MS)]);
     process.exit(code);
