@@ -48,7 +48,8 @@ describe('operator logs over OTLP', function () {
     const key = `${ns.name}/logged`;
     const finished = (l: Record<string, unknown>): boolean =>
       l.job === key && l.msg === 'job phase changed' && l.phase === 'Succeeded';
-    const stdoutLine = op.logs.find(finished);
+    // stdout is written by the transport's worker thread too, a moment after the status write.
+    const stdoutLine = await waitFor('the line in stdout', () => Promise.resolve(op.logs.find(finished)));
     expect(stdoutLine, 'the stdout line').to.deep.include({
       trace_id: job.status!.traceID,
       span_id: job.status!.trace!.spanID,
@@ -84,11 +85,14 @@ describe('operator logs over OTLP', function () {
     const op = await start({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${dead}/v1/logs` });
     await createJob(ns.name, makeJob('unlogged').items(['a', 'b', 'c']).obj());
     await waitForPhase(ns.name, 'unlogged', ['Succeeded']);
-    expect(
-      op.logs.some(
-        (l) => l.job === `${ns.name}/unlogged` && l.msg === 'job phase changed' && l.phase === 'Succeeded',
+    // stdout is written by the transport's worker thread too, a moment after the status write.
+    await waitFor('the line in stdout', () =>
+      Promise.resolve(
+        op.logs.find(
+          (l) => l.job === `${ns.name}/unlogged` && l.msg === 'job phase changed' && l.phase === 'Succeeded',
+        ),
       ),
-    ).to.equal(true);
+    );
     expect(receiver.logs()).to.deep.equal([]);
   });
 });
