@@ -139,11 +139,16 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
 };
 
+/** OTLP over gRPC unless OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL says otherwise (the SDK's own default is http/protobuf). */
+export const DEFAULT_OTLP_PROTOCOL = 'grpc';
+
 /** The OTEL_* environment the telemetry SDK reads: the process env with the telemetry flags applied. */
 export function telemetryEnv(config: OperatorConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };
   if (config.otlpEndpoint) out.OTEL_EXPORTER_OTLP_ENDPOINT = config.otlpEndpoint;
   if (config.otlpProtocol) out.OTEL_EXPORTER_OTLP_PROTOCOL = config.otlpProtocol;
+  // The operator's default, so the SDK's metric and log exporters speak what its trace exporters speak.
+  if (!out.OTEL_EXPORTER_OTLP_PROTOCOL) out.OTEL_EXPORTER_OTLP_PROTOCOL = DEFAULT_OTLP_PROTOCOL;
   if (config.traceSampleRatio) {
     out.OTEL_TRACES_SAMPLER = 'parentbased_traceidratio';
     out.OTEL_TRACES_SAMPLER_ARG = config.traceSampleRatio;

@@ -1,5 +1,6 @@
 // Entry point: `node dist/main.js [flags]` runs the operator.
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -12,14 +13,18 @@ import { createController } from './controller/wiring.js';
 import { KubernetesEventRecorder } from './controller/events.js';
 import { startHealthServer } from './health.js';
 import { LeaderElector } from './leaderelection.js';
-import { createLogger } from './log.js';
+import { createLogger, createOtlpLogger, OTLP_LOGS_TRANSPORT, otlpLogsWanted } from './log.js';
 import { SpanDelivery } from './telemetry/delivery.js';
 import { jobSpanResource, operatorResource, tracingFromEnv } from './telemetry/setup.js';
 import { TracingHooks } from './telemetry/tracing.js';
 import { Attr } from './telemetry/names.js';
 import { combineHooks } from './controller/hooks.js';
 import { MetricsHooks } from './telemetry/metrics.js';
-import { setUpMetrics } from './telemetry/metricsetup.js';
+import { metricsPlan, startPrometheus } from './telemetry/metricsetup.js';
+import { startSdk } from './telemetry/sdk.js';
+import { sdkDisabled } from './telemetry/otelenv.js';
+import { usePodPropagator } from './telemetry/podenv.js';
+import type { Meter } from '@opentelemetry/api';
 import { controllerGauges } from './telemetry/gauges.js';
 import type { ControllerGauges } from './telemetry/gauges.js';
 import type { ControllerHooks } from './controller/hooks.js';
@@ -27,6 +32,9 @@ import type { ControllerHooks } from './controller/hooks.js';
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/** Longest wait at shutdown for the last metric points to leave, after the Lease is released. */
+const TELEMETRY_FLUSH_TIMEOUT_MS = 2_000;
 
 async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
   const ns = await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' });
@@ -64,12 +72,26 @@ async function main(): Promise<void> {
     process.stdout.write(usage());
     return;
   }
-  const log = createLogger(config.logLevel);
+  const stdoutLog = createLogger(config.logLevel);
   const kc = loadKubeConfig(config);
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const otelEnv = telemetryEnv(config, process.env);
-  Object.assign(process.env, otelEnv); // the OTLP exporters read their settings from process.env
+  // The SDK, its detectors and the exporters read process.env: the flags are applied there first.
+  Object.assign(process.env, otelEnv);
+  const disabled = sdkDisabled(otelEnv);
   const tracing = tracingFromEnv(otelEnv);
+  // The resource is awaited (at most CLUSTER_UID_TIMEOUT_MS) so every span, point and log record carries it.
+  const operator = await operatorResource({
+    env: otelEnv,
+    version: VERSION,
+    clusterName: config.clusterName,
+    clusterUid: () => clusterUid(kc),
+  });
+  const otlpLogs = !disabled && otlpLogsWanted(otelEnv);
+  const log = otlpLogs
+    ? createOtlpLogger(config.logLevel, { version: VERSION, resource: { ...operator.attributes } })
+    : stdoutLog;
+  if (otlpLogs) log.info(`logs: stdout and otlp (${OTLP_LOGS_TRANSPORT})`);
   log.info(tracing.description);
   for (const warning of tracing.warnings) log.warn(warning);
   let reconcileJob: (key: string) => void = () => undefined;
@@ -80,14 +102,6 @@ async function main(): Promise<void> {
     onNews: (key) => reconcileJob(key),
     log: log.child({ component: 'span-delivery' }),
   });
-  const resource = operatorResource({
-    env: otelEnv,
-    version: VERSION,
-    clusterName: config.clusterName,
-    clusterUid: () => clusterUid(kc),
-  });
-  // The resource is awaited (at most CLUSTER_UID_TIMEOUT_MS) so every span and point carries it.
-  const operator = await resource;
   const hooks: ControllerHooks[] = [];
   if (tracing.exporters.length > 0) {
     const uid = operator.attributes[Attr.K8sClusterUid];
@@ -103,20 +117,35 @@ async function main(): Promise<void> {
       }),
     );
   }
-  // Metrics wait for the resource (at most CLUSTER_UID_TIMEOUT_MS) so every point carries it.
-  const metrics = setUpMetrics({
-    env: otelEnv,
-    prometheusPort: config.metricsPort,
-    prometheusHost: config.metricsBindAddress,
-    onEndpointError: (err) =>
-      log.error(
-        { err, address: config.metricsBindAddress, port: config.metricsPort },
-        'metrics endpoint cannot listen',
-      ),
-    resource: operator,
-    version: VERSION,
-  });
-  log.info(metrics.description);
+  const plan = metricsPlan(otelEnv, config.metricsPort);
+  const meters: Meter[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  if (!disabled) {
+    if (plan.prometheus) {
+      const endpoint = startPrometheus({
+        port: config.metricsPort,
+        host: config.metricsBindAddress,
+        onEndpointError: (err) =>
+          log.error(
+            { err, address: config.metricsBindAddress, port: config.metricsPort },
+            'metrics endpoint cannot listen',
+          ),
+        resource: operator,
+        version: VERSION,
+      });
+      meters.push(endpoint.meter);
+      stops.push(() => endpoint.shutdown());
+      log.info(`metrics: ${endpoint.description}`);
+    }
+    process.env.OTEL_METRICS_EXPORTER = plan.sdkExporters; // the SDK builds the rest; /metrics is ours
+    const sdk = startSdk({ resource: operator, version: VERSION, log: log.child({ component: 'otel-sdk' }) });
+    usePodPropagator(sdk.propagator);
+    if (plan.sdkExporters !== 'none') {
+      meters.push(sdk.meter);
+      log.info(`metrics: ${plan.sdkExporters} by the OpenTelemetry SDK`);
+    }
+    stops.push(() => sdk.shutdown());
+  } else log.info('telemetry off: OTEL_SDK_DISABLED=true (no spans, no metrics, no /metrics)');
   const running = createController(
     kc,
     config,
@@ -124,10 +153,10 @@ async function main(): Promise<void> {
     (core) => new KubernetesEventRecorder(core, log, identity),
     (view) => {
       reconcileJob = (key) => view.queue.add(key);
-      if (metrics.meters.length === 0) return combineHooks(...hooks);
+      if (meters.length === 0) return combineHooks(...hooks);
       const gauges = (): ControllerGauges =>
         controllerGauges(view.jobs.list(), view.pods.list(), view.queue.length);
-      const metricsHooks = new MetricsHooks(metrics.meters, {
+      const metricsHooks = new MetricsHooks(meters, {
         perJob: config.metricsPerJob,
         gauges,
         ...(tracing.exporters.length > 0 ? { spansPending: () => delivery.pending } : {}),
@@ -155,9 +184,12 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down: no new work, finishing in-flight writes');
     await running.stop();
     await delivery.shutdown(); // what is pending stays held (pods, status): the next leader delivers it
-    await metrics.shutdown().catch(() => undefined);
     await elector?.release();
     health.close();
+    // Metrics flush last, for a bounded time (and pino ends the log transport at exit): a dead collector never
+    // delays the next leader.
+    const flushed = Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+    await Promise.race([flushed, sleep(TELEMETRY_FLUSH_TIMEOUT_MS)]);
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,7 +1,9 @@
-// Reading the standard OTEL_* variables the same way for traces and metrics.
+// The standard OTEL_* variables of the trace pipeline, which the operator reads itself: the SDK reads them only
+// inside NodeSDK's TracerProvider, which the operator's spans do not pass through (docs/telemetry.md, "On the
+// OpenTelemetry SDK"). Metric readers, propagators and resource attributes are the SDK's to read.
 import { ConfigError } from '../config.js';
 
-export type Signal = 'TRACES' | 'METRICS';
+export type Signal = 'TRACES';
 export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
 
 /** A positive whole-number variable, or its fallback when unset. */
@@ -13,7 +15,7 @@ export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: numb
   return Number(raw);
 }
 
-/** The comma-separated exporter names of OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER (default otlp). */
+/** The comma-separated exporter names of OTEL_TRACES_EXPORTER (default otlp). */
 export function exporterNames(env: NodeJS.ProcessEnv, signal: Signal): Set<string> {
   return new Set(
     (env[`OTEL_${signal}_EXPORTER`] ?? 'otlp')
@@ -59,6 +61,7 @@ export function zipkinEndpoint(env: NodeJS.ProcessEnv): string {
   return endpoint;
 }
 
+/** OTEL_SDK_DISABLED, as the SDK reads it (true, any case); decided before anything starts. */
 export function sdkDisabled(env: NodeJS.ProcessEnv): boolean {
   return env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
 }

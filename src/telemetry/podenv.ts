@@ -2,6 +2,7 @@
 // "Environment Variables as Context Propagation Carriers"), OTEL_RESOURCE_ATTRIBUTES naming the pod, and the
 // traceparent as an annotation, all written before the pod exists.
 import { propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { TextMapPropagator } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { EnvironmentSetter } from '@opentelemetry/propagator-env-carrier';
 import type { V1EnvVar } from '@kubernetes/client-node';
@@ -22,9 +23,16 @@ import { agentSpanContext, jobTraceOf } from './spans.js';
 import { formatTraceparent } from './traceparent.js';
 import { tracedStatus } from './tracestate.js';
 
-const propagator = new CompositePropagator({
+/** The default of OTEL_PROPAGATORS, until the SDK's own propagator is given (usePodPropagator). */
+export const DEFAULT_POD_PROPAGATOR: TextMapPropagator = new CompositePropagator({
   propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
 });
+let propagator = DEFAULT_POD_PROPAGATOR;
+
+/** Pods get what this propagator injects: the operator wires in the one the SDK made from OTEL_PROPAGATORS. */
+export function usePodPropagator(p: TextMapPropagator): void {
+  propagator = p;
+}
 
 /** The trace context env and annotation of the pod about to be created for `target`; none before tracing chose. */
 export function traceContextForPod(

@@ -6,8 +6,16 @@ import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as HttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as HttpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import type { Resource } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
+import type { DetectedResourceAttributes, Resource, ResourceDetector } from '@opentelemetry/resources';
 import { containerDetector } from '@opentelemetry/resource-detector-container';
 import { ConfigError } from '../config.js';
 import { Attr, DEFAULT_SERVICE_NAME } from './names.js';
@@ -120,6 +128,7 @@ export interface ResourceInput {
   clusterUid: () => Promise<string | undefined>;
 }
 
+/** A promise's value, or undefined when it fails or takes longer than `ms`. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(undefined), ms);
@@ -137,48 +146,78 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined>
 }
 
 /**
- * Attributes that name one replica of the operator. A job's spans leave them out: the spans describe the
- * job, whichever replica recorded them, so a span re-exported by another replica after a crash is
- * byte-identical to the first and trace backends deduplicate it (Jaeger's query does, by content hash).
+ * Attributes that name or describe one replica of the operator (prefixes end in a dot). A job's spans leave
+ * them out: the spans describe the job, whichever replica recorded them, so a span re-exported by another
+ * replica after a crash is byte-identical to the first and trace backends deduplicate it (Jaeger's query
+ * does, by content hash). host.*, os.* and process.* come from the SDK's detectors and differ per replica.
  */
 export const REPLICA_ATTRIBUTES = [
   'service.instance.id',
   Attr.K8sPodName,
   Attr.K8sPodUid,
   Attr.K8sNodeName,
-  'container.id',
+  'container.',
+  'host.',
+  'os.',
+  'process.',
 ] as const;
+
+function namesReplica(key: string): boolean {
+  return REPLICA_ATTRIBUTES.some((r) => (r.endsWith('.') ? key.startsWith(r) : key === r));
+}
 
 /** The resource of a job's spans: the operator's, without the attributes that name a replica. */
 export function jobSpanResource(operator: Resource): Resource {
   const attributes = { ...operator.attributes };
-  for (const key of REPLICA_ATTRIBUTES) delete attributes[key];
+  for (const key of Object.keys(attributes)) if (namesReplica(key)) delete attributes[key];
   return resourceFromAttributes(attributes);
 }
 
 /**
- * The operator's resource: service.*, the pod's k8s.* attributes from downward-API env (POD_NAME,
- * POD_UID, POD_NAMESPACE, NODE_NAME), k8s.cluster.uid/name, container.id, then OTEL_RESOURCE_ATTRIBUTES
- * and OTEL_SERVICE_NAME, which win. Never throws, never waits longer than CLUSTER_UID_TIMEOUT_MS.
+ * Ours, for what the SDK's detectors cannot know: service.* defaults, and the pod's k8s.* attributes from
+ * downward-API env (POD_NAME, POD_UID, POD_NAMESPACE, NODE_NAME) and the cluster (its name from
+ * --cluster-name, its uid from the kube-system namespace, asked at most CLUSTER_UID_TIMEOUT_MS).
+ */
+export function kubernetesDetector(input: ResourceInput): ResourceDetector {
+  const { env } = input;
+  return {
+    detect: () => {
+      const attributes: DetectedResourceAttributes = {
+        'service.name': DEFAULT_SERVICE_NAME,
+        'service.version': input.version,
+        'service.instance.id': env.POD_UID || randomUUID(),
+        [Attr.K8sNamespace]: env.POD_NAMESPACE || undefined,
+        [Attr.K8sPodName]: env.POD_NAME || undefined,
+        [Attr.K8sPodUid]: env.POD_UID || undefined,
+        [Attr.K8sNodeName]: env.NODE_NAME || undefined,
+        [Attr.K8sClusterName]: input.clusterName || undefined,
+        [Attr.K8sClusterUid]: withTimeout(input.clusterUid(), CLUSTER_UID_TIMEOUT_MS),
+      };
+      return { attributes };
+    },
+  };
+}
+
+/**
+ * The operator's resource, from the SDK's detectors in order of precedence (a later one wins): the SDK's
+ * default (telemetry.sdk.*), host and os, process, container (container.id), ours for Kubernetes, then
+ * OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (the env detector), which win. The detectors read
+ * process.env. Never throws, never waits longer than CLUSTER_UID_TIMEOUT_MS for a detector.
  */
 export async function operatorResource(input: ResourceInput): Promise<Resource> {
-  const { env } = input;
-  const attributes: Record<string, string> = {
-    'service.name': DEFAULT_SERVICE_NAME,
-    'service.version': input.version,
-    'service.instance.id': env.POD_UID || randomUUID(),
-  };
-  const fromEnv: [string, string | undefined][] = [
-    [Attr.K8sNamespace, env.POD_NAMESPACE],
-    [Attr.K8sPodName, env.POD_NAME],
-    [Attr.K8sPodUid, env.POD_UID],
-    [Attr.K8sNodeName, env.NODE_NAME],
-    [Attr.K8sClusterName, input.clusterName],
-  ];
-  for (const [key, value] of fromEnv) if (value) attributes[key] = value;
-  const uid = await withTimeout(input.clusterUid(), CLUSTER_UID_TIMEOUT_MS);
-  if (uid) attributes[Attr.K8sClusterUid] = uid;
-  const detected = detectResources({ detectors: [containerDetector, envDetector] });
+  const detected = defaultResource().merge(
+    detectResources({
+      detectors: [
+        hostDetector,
+        osDetector,
+        processDetector,
+        containerDetector,
+        kubernetesDetector(input),
+        envDetector,
+      ],
+    }),
+  );
   await withTimeout(detected.waitForAsyncAttributes?.() ?? Promise.resolve(), CLUSTER_UID_TIMEOUT_MS);
-  return resourceFromAttributes(attributes).merge(detected);
+  // Settled: a span or point made from it carries the same attributes on every export.
+  return resourceFromAttributes(detected.attributes);
 }

@@ -25,6 +25,10 @@ import { agentSpan, jobTraceOf } from './spans.js';
 import type { SpanEnv, SpanLimits } from './spans.js';
 import { parseReduceLinks, traceIdsOf, tracedStatus, updateTraceStatus } from './tracestate.js';
 
+/** trace_flags in log lines: the job's trace sampled, or not (yet). */
+const TRACE_FLAGS_SAMPLED = '01';
+const TRACE_FLAGS_NONE = '00';
+
 /** When to look again at a job whose spans delivery could not take now (its memory bound was reached). */
 export const DELIVERY_FULL_RETRY_MS = 1_000;
 
@@ -188,7 +192,11 @@ export class TracingHooks implements ControllerHooks {
 
   logFields(job: MapReduceJob): Record<string, string> {
     const ids = traceIdsOf(job);
-    return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+    if (!ids) return {};
+    // W3C flags as two hex digits, as OpenTelemetry writes them in non-OTLP logs; the OTLP log transport
+    // needs all three fields to give the record its trace context.
+    const flags = job.status?.trace?.sampled ? TRACE_FLAGS_SAMPLED : TRACE_FLAGS_NONE;
+    return { trace_id: ids.traceId, span_id: ids.spanId, trace_flags: flags };
   }
 }
 

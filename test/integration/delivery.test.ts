@@ -69,7 +69,7 @@ describe('span delivery', function () {
     const op = await startOperator(ns.name, args, STARTED, {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'prometheus', // /metrics when a test gives a port; no OTLP metric push to the receiver
       ...env,
     });
     operators.push(op);

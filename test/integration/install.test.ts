@@ -124,6 +124,45 @@ describe('install', function () {
     expect(args).to.include('--namespace=team-a');
   });
 
+  it('sets the OTEL_* variables of its telemetry values, and none of them by default', function () {
+    const otelEnv = (manifests: ReturnType<typeof render>): Record<string, string | undefined> =>
+      Object.fromEntries(
+        (find(manifests, 'Deployment', 'mr-mapreduce-operator') as unknown as V1Deployment)
+          .spec!.template.spec!.containers[0]!.env!.filter((e) =>
+            /^OTEL_(TRACES|METRICS|LOGS)_EXPORTER$|^OTEL_EXPORTER_ZIPKIN_ENDPOINT$|^OTEL_PROPAGATORS$|^OTEL_SDK_DISABLED$/.test(
+              e.name,
+            ),
+          )
+          .map((e) => [e.name, e.value]),
+      );
+    expect(otelEnv(render())).to.deep.equal({});
+    expect(
+      otelEnv(
+        render(
+          '--set-string',
+          'telemetry.traces.exporter=otlp\\,zipkin',
+          '--set',
+          'telemetry.zipkin.endpoint=http://zipkin.observability:9411/api/v2/spans',
+          '--set',
+          'telemetry.metrics.exporter=prometheus',
+          '--set',
+          'telemetry.logs.exporter=otlp',
+          '--set',
+          'telemetry.propagators=tracecontext',
+          '--set',
+          'telemetry.disabled=true',
+        ),
+      ),
+    ).to.deep.equal({
+      OTEL_TRACES_EXPORTER: 'otlp,zipkin',
+      OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://zipkin.observability:9411/api/v2/spans',
+      OTEL_METRICS_EXPORTER: 'prometheus',
+      OTEL_LOGS_EXPORTER: 'otlp',
+      OTEL_PROPAGATORS: 'tracecontext',
+      OTEL_SDK_DISABLED: 'true',
+    });
+  });
+
   it('grants a Role and RoleBinding in each of several namespaces, and watches just those', function () {
     const several = render('--set', 'watchNamespaces={team-a,team-b}', '--set', 'watchNamespace=team-c');
     const roles = several.filter((m) => m.kind === 'Role' && m.metadata.name === 'mr-mapreduce-operator');
@@ -184,6 +223,9 @@ describe('install', function () {
     { set: 'telemetry.otlp.protocol=thrift', error: "at '/telemetry/otlp/protocol': value must be one of" },
     { set: 'watchNamespace=Team_A', error: "at '/watchNamespace'" },
     { set: 'logLevel=verbose', error: "at '/logLevel': value must be one of" },
+    { set: 'telemetry.logs.exporter=kafka', error: "at '/telemetry/logs/exporter': value must be one of" },
+    { set: 'telemetry.traces.exporter=jaeger', error: "at '/telemetry/traces/exporter'" },
+    { set: 'telemetry.zipkin.endpoint=zipkin:9411', error: "at '/telemetry/zipkin/endpoint'" },
     { set: 'metrics.prot=1', error: "additional properties 'prot' not allowed" },
     { set: 'watchNamespaces={team-a,Team_B}', error: "at '/watchNamespaces/1'" },
     { set: 'metrics.bindAddress=0.0.0.0:9464', error: "at '/metrics/bindAddress'" },

@@ -104,9 +104,7 @@ describe('metrics', function () {
         OTEL_TRACES_EXPORTER: 'none',
       });
       operators.push(op);
-      expect(op.logs.map((l) => l.msg)).to.include(
-        'metrics: otlp grpc to ' + jaeger.otlpGrpcEndpoint + ' every 500 ms',
-      );
+      expect(op.logs.map((l) => l.msg)).to.include('metrics: otlp by the OpenTelemetry SDK');
       await createJob(ns.name, makeJob('pushed').items(['a', 'b', 'c', 'd']).obj());
       await waitForPhase(ns.name, 'pushed', ['Succeeded']);
       const line = new RegExp(
@@ -192,6 +190,20 @@ describe('metrics', function () {
     expect((logged.err as { code?: string }).code).to.equal('EADDRNOTAVAIL');
     await createJob(ns.name, makeJob('unmetered').items(['a']).obj());
     await waitForPhase(ns.name, 'unmetered', ['Succeeded']);
+  });
+
+  it('with OTEL_SDK_DISABLED=true, serves no /metrics: its port is not listening, and jobs still run', async function () {
+    const offPort = await freePort();
+    const op = await startOperator(ns.name, [`--metrics-port=${offPort}`], STARTED, {
+      OTEL_SDK_DISABLED: 'true',
+    });
+    operators.push(op);
+    expect(op.logs.map((l) => l.msg)).to.include(
+      'telemetry off: OTEL_SDK_DISABLED=true (no spans, no metrics, no /metrics)',
+    );
+    await createJob(ns.name, makeJob('sdkoff').items(['a']).obj());
+    await waitForPhase(ns.name, 'sdkoff', ['Succeeded']);
+    expect(await connectError(`http://127.0.0.1:${offPort}/metrics`)).to.equal('ECONNREFUSED');
   });
 
   it('reports the right gauges again after an operator restart mid-job', async function () {

@@ -38,6 +38,33 @@ interface TracesRequest {
   }[];
 }
 
+/** A log record as OTLP/JSON carries it: the fields tests read. */
+export interface OtlpLogRecord {
+  timeUnixNano?: string;
+  severityText?: string;
+  body?: { stringValue?: string };
+  attributes?: OtlpAttribute[];
+  traceId?: string;
+  spanId?: string;
+  flags?: number | string;
+}
+
+/** One log record with the resource it was sent under. */
+export interface ReceivedLogRecord {
+  resource: OtlpAttribute[];
+  record: OtlpLogRecord;
+}
+
+interface LogsRequest {
+  resourceLogs?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeLogs?: { logRecords?: OtlpLogRecord[] }[];
+  }[];
+}
+
+/** The path OTLP/HTTP exporters post log records to (always answered 200). */
+export const LOGS_PATH = '/v1/logs';
+
 /** A request as received: its path (/v1/traces, /v1/metrics) and its body, decompressed. */
 export interface OtlpRequest {
   path: string;
@@ -208,6 +235,19 @@ export class OtlpReceiver {
           for (const span of ss.spans ?? [])
             out.push({ resource: rs.resource?.attributes ?? [], scope: ss.scope ?? {}, span });
         }
+      }
+    }
+    return out;
+  }
+
+  /** Every log record received, in order of arrival. */
+  logs(): ReceivedLogRecord[] {
+    const out: ReceivedLogRecord[] = [];
+    for (const r of this.requests.filter((x) => x.path === LOGS_PATH)) {
+      for (const rl of (JSON.parse(r.body) as LogsRequest).resourceLogs ?? []) {
+        for (const sl of rl.scopeLogs ?? [])
+          for (const record of sl.logRecords ?? [])
+            out.push({ resource: rl.resource?.attributes ?? [], record });
       }
     }
     return out;

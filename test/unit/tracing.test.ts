@@ -1346,6 +1346,7 @@ describe('tracing hooks', function () {
     expect(t.hooks.logFields(job)).to.deep.equal({
       trace_id: jobTraceId(UID),
       span_id: idOf({ kind: 'job' }),
+      trace_flags: '01',
     });
   });
 

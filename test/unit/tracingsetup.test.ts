@@ -8,7 +8,6 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ConfigError } from '../../src/config.js';
 import { jobSpanResource, tracingFromEnv } from '../../src/telemetry/setup.js';
-import { pushExportersFromEnv } from '../../src/telemetry/metricsetup.js';
 import { TracingHooks } from '../../src/telemetry/tracing.js';
 import { classifyExportError, SpanDelivery } from '../../src/telemetry/delivery.js';
 import type { ExportFailure } from '../../src/telemetry/delivery.js';
@@ -250,12 +249,19 @@ describe('jobSpanResource', function () {
       'k8s.node.name': 'node-1',
       'k8s.cluster.uid': 'cluster-uid',
       'container.id': 'abc123',
+      'host.name': 'node-1',
+      'host.arch': 'amd64',
+      'os.type': 'linux',
+      'process.pid': 4242,
+      'process.command_args': ['node', 'dist/main.js'],
+      'telemetry.sdk.name': 'opentelemetry',
     });
     expect(jobSpanResource(operator).attributes).to.deep.equal({
       'service.name': 'mapreduce-operator',
       'service.version': '0.1.0',
       'k8s.namespace.name': 'mapreduce-system',
       'k8s.cluster.uid': 'cluster-uid',
+      'telemetry.sdk.name': 'opentelemetry',
     });
   });
 });
@@ -276,51 +282,10 @@ describe('log correlation', function () {
     job.metadata = { ...job.metadata, namespace: 'ns', uid: 'uid-9' };
     const traceId = jobTraceId('uid-9');
     const expected = { trace_id: traceId, span_id: spanId(traceId, 'uid-9', { kind: 'job' }) };
-    expect(hooks.logFields(job)).to.deep.equal(expected);
+    expect(hooks.logFields(job)).to.deep.equal({ ...expected, trace_flags: '00' });
     job.status = { traceID: traceId, trace: { spanID: expected.span_id, sampled: true } };
-    expect(hooks.logFields(job)).to.deep.equal(expected);
-  });
-});
-
-describe('metric push exporters', function () {
-  const cases: { name: string; env: Record<string, string>; exporters: string[] }[] = [
-    { name: 'no endpoint: none', env: {}, exporters: [] },
-    {
-      name: 'an endpoint: OTLP gRPC',
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
-      exporters: ['OTLPMetricExporter'],
-    },
-    {
-      name: 'a metrics endpoint over http/json',
-      env: {
-        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://c:4318/v1/metrics',
-        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
-      },
-      exporters: ['OTLPMetricExporter'],
-    },
-    {
-      name: 'console and prometheus',
-      env: { OTEL_METRICS_EXPORTER: 'console,prometheus' },
-      exporters: ['ConsoleMetricExporter'],
-    },
-    {
-      name: 'disabled SDK',
-      env: { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' },
-      exporters: [],
-    },
-  ];
-  for (const tc of cases) {
-    it(`configures ${tc.name}`, function () {
-      expect(pushExportersFromEnv(tc.env).exporters.map((e) => e.constructor.name)).to.deep.equal(
-        tc.exporters,
-      );
-    });
-  }
-
-  it('refuses an unknown exporter, naming the variable', function () {
-    expect(() => pushExportersFromEnv({ OTEL_METRICS_EXPORTER: 'statsd' })).to.throw(
-      ConfigError,
-      'OTEL_METRICS_EXPORTER: "statsd" is not supported; use otlp, prometheus, console or none (comma-separated)',
-    );
+    expect(hooks.logFields(job)).to.deep.equal({ ...expected, trace_flags: '01' });
+    job.status = { traceID: traceId, trace: { spanID: expected.span_id, sampled: false } };
+    expect(hooks.logFields(job)).to.deep.equal({ ...expected, trace_flags: '00' });
   });
 });
