@@ -567,14 +567,21 @@ function checkSpans(plan: FaultPlan, w: Workload, o: Observed): CheckResult[] {
   let extra = 0;
   let differing = 0;
   let afterProcessEnd = 0;
+  let oldestRepeat = 0;
+  const repeatedNames = new Map<string, number>();
   let afterOutage = 0;
   let unexplained = 0;
   for (const list of copies.values()) {
     extra += list.length - 1;
     for (const c of list.slice(1)) {
       if (c.text !== list[0]!.text) differing++;
-      if (between(processEnds, list[0]!.at, c.at)) afterProcessEnd++;
-      else if (between(outages, list[0]!.at, c.at)) afterOutage++;
+      if (between(processEnds, list[0]!.at, c.at)) {
+        afterProcessEnd++;
+        // How long the first copy had arrived before the process end that explains the repeat.
+        const end = Math.min(...processEnds.filter((t) => t >= list[0]!.at && t <= c.at));
+        oldestRepeat = Math.max(oldestRepeat, end - list[0]!.at);
+        repeatedNames.set(c.span.name, (repeatedNames.get(c.span.name) ?? 0) + 1);
+      } else if (between(outages, list[0]!.at, c.at)) afterOutage++;
       else unexplained++;
     }
   }
@@ -596,7 +603,8 @@ function checkSpans(plan: FaultPlan, w: Workload, o: Observed): CheckResult[] {
       ok: differing === 0 && unexplained === 0,
       figures:
         `${received} copies received of ${copies.size} span ids in ${o.receiver.requests.filter((x) => x.path === TRACES_PATH).length} requests; ` +
-        `${extra} copies beyond the first (${afterProcessEnd} re-sent after the operator process that sent the first ended, ` +
+        `${extra} copies beyond the first (${afterProcessEnd} with an operator process end in between` +
+        `${afterProcessEnd ? ` [${[...repeatedNames].map(([n, k]) => `${k} ${n}`).join(', ')}; the first copy at most ${(oldestRepeat / 1000).toFixed(1)} s before that end]` : ''}, ` +
         `${afterOutage} across a receiver outage, ${unexplained} with neither in between), ${differing} differing in content`,
     },
   ];
