@@ -34,6 +34,7 @@ describe('fault suite (2,000 items)', function () {
         return ns;
       },
       (line) => process.stdout.write(`      ${line}\n`),
+      true, // a known issue the checks find fails the full suite (docs/reliability.md)
     );
     expect(failed.map((c) => `${c.name}: ${c.figures}`)).to.deep.equal([]);
   });

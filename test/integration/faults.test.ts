@@ -33,6 +33,7 @@ describe('fault suite, short', function () {
         return ns;
       },
       (line) => process.stdout.write(`      ${line}\n`),
+      false, // known issues are printed, not asserted here: npm run test:faults asserts them
     );
     expect(failed.map((c) => `${c.name}: ${c.figures}`)).to.deep.equal([]);
   });
