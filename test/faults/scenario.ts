@@ -123,6 +123,7 @@ export async function runJob(ns: string, plan: FaultPlan, withFaults: boolean): 
     LEASE,
   );
   const faults: FaultWindow[] = [];
+  const logDir = path.join(tmpdir(), 'mapreduce-faults', ns);
   const deletedByScript: string[] = [];
   let outage: Promise<void> | undefined;
   let started: number;
@@ -227,6 +228,10 @@ export async function runJob(ns: string, plan: FaultPlan, withFaults: boolean): 
   } finally {
     await outage?.catch(() => undefined);
     await fleet.stop();
+    // Kept whatever happened: a run that fails or times out is read from these.
+    mkdirSync(logDir, { recursive: true });
+    for (const r of fleet.runs)
+      writeFileSync(path.join(logDir, `replica-${r.replica}-pid-${r.op.proc.pid}.log`), r.op.output().stdout);
     await etcd.stop();
     await receiver.stop();
   }
@@ -238,10 +243,6 @@ export async function runJob(ns: string, plan: FaultPlan, withFaults: boolean): 
     creations.set(name, (creations.get(name) ?? 0) + 1);
   }
   const pieces = await jobConfigMaps(ns, JOB, 'results');
-  const logDir = path.join(tmpdir(), 'mapreduce-faults', ns);
-  mkdirSync(logDir, { recursive: true });
-  for (const r of fleet.runs)
-    writeFileSync(path.join(logDir, `replica-${r.replica}-pid-${r.op.proc.pid}.log`), r.op.output().stdout);
   const observed: Observed = {
     started,
     job,
