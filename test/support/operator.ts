@@ -37,6 +37,25 @@ export async function startOperator(
   readyMessage = STARTED,
   env: Record<string, string> = {},
 ): Promise<OperatorProcess> {
+  const op = spawnOperator(namespace, extraArgs, env);
+  await waitFor(
+    `the operator to log "${readyMessage}"`,
+    () => {
+      if (op.proc.exitCode !== null)
+        throw new WaitAborted(`operator exited with ${op.proc.exitCode}: ${op.output().stderr}`);
+      return Promise.resolve(op.logs.some((l) => l.msg === readyMessage));
+    },
+    30_000,
+  );
+  return op;
+}
+
+/** Starts the operator and returns at once, without waiting for it to be up (a supervisor restarting it does). */
+export function spawnOperator(
+  namespace: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): OperatorProcess {
   const proc = spawn(
     process.execPath,
     [
@@ -77,14 +96,6 @@ export async function startOperator(
     if (process.env.TEST_OPERATOR_STDERR) process.stderr.write(chunk);
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  await waitFor(
-    `the operator to log "${readyMessage}"`,
-    () => {
-      if (proc.exitCode !== null) throw new WaitAborted(`operator exited with ${proc.exitCode}: ${stderr}`);
-      return Promise.resolve(logs.some((l) => l.msg === readyMessage));
-    },
-    30_000,
-  );
   return {
     proc,
     logs,

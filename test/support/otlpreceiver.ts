@@ -155,6 +155,8 @@ function listen(server: Server, port: number): Promise<void> {
 
 export class OtlpReceiver {
   readonly requests: OtlpRequest[] = [];
+  /** When each of `requests` had arrived in full (Date.now()), at the same index. */
+  readonly arrivals: number[] = [];
   private readonly server: Server;
   /** For OTEL_EXPORTER_OTLP_ENDPOINT with OTEL_EXPORTER_OTLP_PROTOCOL=http/json. */
   endpoint = '';
@@ -312,6 +314,7 @@ export class OtlpReceiver {
 
   private record(path: string, body: Buffer): void {
     this.requests.push({ path, body: body.toString('utf8') });
+    this.arrivals.push(Date.now());
   }
 
   private count(status: number): void {
