@@ -9,6 +9,7 @@ import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import { dump } from 'js-yaml';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/types.js';
 import { planRerun } from '../controller/rerun.js';
+import { listedResults } from '../controller/resultstore.js';
 import { InputError } from '../input/resolve.js';
 import type { MapReduceJob } from '../api/types.js';
 import { spanId } from '../telemetry/ids.js';
@@ -169,10 +170,9 @@ async function results(c: Clients, job: MapReduceJob): Promise<string> {
     namespace: c.namespace,
     labelSelector: `${LABEL_JOB_NAME}=${job.metadata.name},${LABEL_STORE}=results`,
   });
-  const entries: [number, string][] = [];
-  for (const cm of list.items)
-    for (const [k, v] of Object.entries(cm.data ?? {})) entries.push([Number(k), v]);
-  entries.sort((a, b) => a[0] - b[0]);
+  // Only the pieces the status lists: one it does not (a leader killed between writing a piece and the
+  // status that lists it) holds results stored again in another piece.
+  const entries = listedResults(job.metadata.name!, job.status?.resultPieces, list.items);
   const lines = entries.map(([i, v]) => `${i}\t${v}`);
   if (job.status?.result !== undefined) lines.push(`reduce\t${job.status.result}`);
   return `${lines.join('\n')}\n`;

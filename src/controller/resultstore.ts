@@ -2,6 +2,7 @@
 // operator: append-only pieces (resultpieces.ts), each created once, immutable, named by its first index.
 // A piece counts only once the status lists it (status.resultPieces, written after the piece): one left
 // by a reconcile whose status write did not land is garbage, replaced when its name comes round again.
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import type { MapReduceJob } from '../api/types.js';
 import { ForeignObjectError, isConflict, isNotFound } from '../apierrors.js';
@@ -16,6 +17,24 @@ const STORE_RESULTS = 'results';
 /** The ConfigMaps a job's status lists as its results, for the reduce pod to mount. */
 export function resultPieceNames(jobName: string, resultPieces: string | undefined): string[] {
   return [...parseIndexRanges(resultPieces ?? '')].map((first) => resultsConfigMapName(jobName, first));
+}
+
+/**
+ * Each item's result, by index, from the pieces the status lists; a piece it does not list (left by a
+ * reconcile whose status write did not land, its results stored again elsewhere) is not read. Pure.
+ */
+export function listedResults(
+  jobName: string,
+  resultPieces: string | undefined,
+  configMaps: readonly V1ConfigMap[],
+): [number, string][] {
+  const listed = new Set(resultPieceNames(jobName, resultPieces));
+  const entries: [number, string][] = [];
+  for (const cm of configMaps) {
+    if (!listed.has(cm.metadata?.name ?? '')) continue;
+    for (const [k, v] of Object.entries(cm.data ?? {})) entries.push([Number(k), v]);
+  }
+  return entries.sort((a, b) => a[0] - b[0]);
 }
 
 export class ResultStore {
