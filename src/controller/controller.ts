@@ -203,6 +203,7 @@ export class Controller {
     }
 
     await this.commit(record, log);
+    if (state.finished) await this.sweepResults(job, record.status, log);
     // From what the status now says: the spans of the attempts it ended (and of those still held), and of
     // the phases and the job if it ended them. Handed over; never waited for.
     const again = hooks.deliver({ ...job, status: record.status }, [
@@ -215,6 +216,22 @@ export class Controller {
         ? job.spec.ttlSecondsAfterFinished * 1000
         : undefined;
     return earliest(ttl ?? state.requeueAfterMs, again);
+  }
+
+  /**
+   * Once the status that ends the job is written: its results pieces that status does not list go (left by a
+   * leader killed between a piece and the status listing it). Best effort: the job's record is exact without
+   * it (the reduce pod and `kubectl mapreduce results` read only listed pieces), so a failure is logged, not
+   * retried, and the pieces go with the job.
+   */
+  private async sweepResults(job: MapReduceJob, status: MapReduceJobStatus, log: Logger): Promise<void> {
+    try {
+      const deleted = await this.deps.results.sweep(job, status.resultPieces);
+      if (deleted.length > 0)
+        log.info({ pieces: deleted }, 'deleted results pieces the status does not list');
+    } catch (err) {
+      log.warn({ err }, 'could not delete results pieces the status does not list; they go with the job');
+    }
   }
 
   /**

@@ -44,6 +44,38 @@ export class ResultStore {
     for (const piece of pieces) await this.write(job, piece);
   }
 
+  /**
+   * Deletes the job's pieces its status does not list: each was left by a reconcile whose status write did
+   * not land (a leader killed in between), its results stored again in other pieces. Run once the status
+   * that ends the job is written, when no piece is written any more; returns the names deleted. Pieces of
+   * another job (an earlier job a re-run merges, which it co-owns) carry that job's name and are not listed.
+   */
+  async sweep(job: MapReduceJob, resultPieces: string | undefined): Promise<string[]> {
+    const namespace = job.metadata.namespace!;
+    const jobName = job.metadata.name!;
+    const listed = new Set(resultPieceNames(jobName, resultPieces));
+    const list = await this.core.listNamespacedConfigMap({
+      namespace,
+      labelSelector: `${LABEL_JOB_NAME}=${jobName},${LABEL_STORE}=${STORE_RESULTS}`,
+    });
+    const deleted: string[] = [];
+    for (const cm of list.items) {
+      const name = cm.metadata!.name!;
+      if (listed.has(name) || !isControlledBy(cm, job)) continue;
+      try {
+        await this.core.deleteNamespacedConfigMap({
+          namespace,
+          name,
+          body: { preconditions: { uid: cm.metadata!.uid! } },
+        });
+        deleted.push(name);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return deleted;
+  }
+
   private async write(job: MapReduceJob, piece: Piece): Promise<void> {
     const namespace = job.metadata.namespace!;
     const name = resultsConfigMapName(job.metadata.name!, piece.first);

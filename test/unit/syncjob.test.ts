@@ -23,6 +23,8 @@ import { RecordingHooks } from '../support/recording.js';
 
 const KEY = 'ns/wc';
 const ITEMS_LIST = `listNamespacedConfigMap ns ${itemsSelector('wc')}`;
+/** The job's results pieces, listed once the status that ends it is written (unlisted ones go). */
+const RESULTS_LIST = 'listNamespacedConfigMap ns mapreduce.dev/job-name=wc,mapreduce.dev/store=results';
 
 function t(seconds: number): string {
   return at(seconds).toISOString();
@@ -810,6 +812,53 @@ const cases: Case[] = [
         'hook attemptsStarted []',
         ...WRITE_STATUS,
         'createNamespacedEvent ns Completed',
+        RESULTS_LIST,
+        'hook deliver [wc-0-0]',
+      ],
+      status: running({
+        totalItems: 1,
+        completedIndexes: '0',
+        succeededItems: 1,
+        resultPieces: '0',
+        phase: 'Succeeded',
+        completionTime: t(5),
+        conditions: [
+          condition('Reconciling', 'False', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
+          condition('Ready', 'True', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
+          condition('Complete', 'True', 'Completed', 'all 1 items processed', t(5)),
+        ],
+      }),
+      returns: 60_000,
+    },
+  },
+  {
+    name: "a results piece the status never listed (a leader killed before its status write) goes once the job ends; another owner's stays",
+    job: one().ttlSecondsAfterFinished(60),
+    status: running({ totalItems: 1 }),
+    pods: [mapPod(0).succeeded('"A"', at(1)).obj()],
+    now: at(5),
+    setup: (w) => {
+      const piece = (name: string, uid: string): V1ConfigMap => ({
+        metadata: {
+          name,
+          uid: `cm-${name}`,
+          labels: { [LABEL_JOB_NAME]: 'wc', [LABEL_STORE]: 'results' },
+          ownerReferences: [{ ...ownerReference(w.job), uid }],
+        },
+        data: { '0': '"A"' },
+      });
+      w.client.configMaps.push(piece('wc-results-7', w.job.metadata.uid!), piece('wc-results-8', 'uid-0'));
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        STORE_RESULT_0,
+        'hook attemptsStarted []',
+        ...WRITE_STATUS,
+        'createNamespacedEvent ns Completed',
+        RESULTS_LIST,
+        'deleteNamespacedConfigMap ns/wc-results-7',
         'hook deliver [wc-0-0]',
       ],
       status: running({
