@@ -1,7 +1,8 @@
 // Item results (termination messages) in ConfigMaps owned by the job, so they outlive the pods and the
 // operator: append-only pieces (resultpieces.ts), each created once, immutable, named by its first index.
 // A piece counts only once the status lists it (status.resultPieces, written after the piece): one left
-// by a reconcile whose status write did not land is garbage, replaced when its name comes round again.
+// by a reconcile whose status write did not land is garbage, replaced when its name comes round again and
+// deleted once the status that ends the job is written (sweep).
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import type { MapReduceJob } from '../api/types.js';
