@@ -35,6 +35,8 @@ import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
 
 /** How long a reconcile waits for the cache to show its own status write before going ahead anyway. */
 export const STATUS_CACHE_WAIT_MS = 10_000;
+/** A job waiting on expectations is looked at again this long after they expire, so they have. */
+export const EXPECTATIONS_RECHECK_MARGIN_MS = 1_000;
 
 export { jobKey };
 
@@ -115,7 +117,8 @@ export class Controller {
     }
     if (!expectations.satisfied(key)) {
       log.debug('waiting for the cache to show this job’s pod creations and deletions');
-      return undefined;
+      // Their events end the wait; if one was missed, only a reconcile notices the expectations expired.
+      return expectations.expiresInMs(key) + EXPECTATIONS_RECHECK_MARGIN_MS;
     }
     const waitMs = this.statusCacheWaitMs(key, cached);
     if (waitMs > 0) {

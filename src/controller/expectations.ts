@@ -52,6 +52,16 @@ export class Expectations {
     return false;
   }
 
+  /**
+   * How long until the job's pending expectations expire; 0 when none are pending or they have expired. A
+   * job waiting on them is looked at again then: the pods' events normally end the wait sooner, but should
+   * one be missed (a watch broken by an API server restart), no other event may ever come for the job.
+   */
+  expiresInMs(key: string): number {
+    const e = this.pending.get(key);
+    return e ? Math.max(0, e.setAt + EXPECTATIONS_TIMEOUT_MS - this.clock()) : 0;
+  }
+
   forget(key: string): void {
     this.pending.delete(key);
   }

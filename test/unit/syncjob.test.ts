@@ -12,6 +12,8 @@ import {
   LABEL_STORE,
 } from '../../src/api/constants.js';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
+import { EXPECTATIONS_RECHECK_MARGIN_MS } from '../../src/controller/controller.js';
+import { EXPECTATIONS_TIMEOUT_MS } from '../../src/controller/expectations.js';
 import { itemsSelector } from '../../src/controller/itemstore.js';
 import { MAX_POD_CHANGES_PER_SYNC } from '../../src/controller/managepods.js';
 import { ownerReference } from '../../src/controller/ownership.js';
@@ -199,11 +201,15 @@ const cases: Case[] = [
     expect: { calls: [] },
   },
   {
-    name: 'pods it created are not in the cache yet: waits, touching nothing',
+    name: 'pods it created are not in the cache yet: waits, touching nothing, at most until the expectations expire',
     job: three(),
     status: running(),
     setup: (w) => w.expectations.expectCreate(KEY, 'wc-0-0'),
-    expect: { calls: [], satisfied: false },
+    expect: {
+      calls: [],
+      satisfied: false,
+      returns: EXPECTATIONS_TIMEOUT_MS + EXPECTATIONS_RECHECK_MARGIN_MS,
+    },
   },
   {
     name: 'a new job: snapshot written, first `parallelism` pods created, status Running, Event Started',
@@ -1004,6 +1010,18 @@ describe('syncJob', function () {
       expect(w.expectations.satisfied(KEY)).to.equal(tc.expect.satisfied ?? true);
     });
   }
+
+  it('a pod event that never comes (a watch broken by an API server restart) holds the job only until its expectations expire', async function () {
+    const w = world(three());
+    await w.sync(); // creates wc-0-0 and wc-1-0; the cache never shows them
+    const calls = w.client.log.length;
+    const wait = await w.sync();
+    expect(wait).to.equal(EXPECTATIONS_TIMEOUT_MS + EXPECTATIONS_RECHECK_MARGIN_MS);
+    expect(w.client.log.length).to.equal(calls);
+    w.now = new Date(w.now.getTime() + wait!);
+    await w.sync(); // looked at again when told: the expectations have expired, so it reconciles
+    expect(w.client.log.slice(calls, calls + 1)).to.deep.equal([ITEMS_LIST]);
+  });
 
   it('waits for the pods it created to reach the cache, then goes on', async function () {
     const w = world(three());
