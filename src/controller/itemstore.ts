@@ -9,8 +9,19 @@ import type { CoreClient } from './clients.js';
 import { itemsConfigMapName } from './naming.js';
 import { isControlledBy, ownerReference } from './ownership.js';
 
-/** A ConfigMap holds at most 1 MiB; shards are filled to this much, leaving room for keys and metadata. */
+/**
+ * A ConfigMap's data holds at most 1 MiB, and etcd refuses an object over 1.5 MiB as stored: with its
+ * managedFields, which name every data key once more. Shards are filled to this much, counting each item's
+ * value, its keys twice (data and managedFields) and ENTRY_OVERHEAD_BYTES of encoding per key.
+ */
 export const MAX_ITEMS_SHARD_BYTES = 768 * 1024;
+/** Encoding around one data key, as stored: its quoting and separators in data and in managedFields. */
+const ENTRY_OVERHEAD_BYTES = 16;
+/**
+ * Items per shard at most, whatever their size: 100,000 small items (integers) in one shard were refused by
+ * etcd (`etcdserver: request is too large`) when only the values were counted.
+ */
+export const MAX_ITEMS_PER_SHARD = 20_000;
 /** Larger items would not fit in a shard (and have no business in an env var or a ConfigMap). */
 export const MAX_ITEM_BYTES = 512 * 1024;
 const STORE_ITEMS = 'items';
@@ -52,15 +63,25 @@ export function shardItems(
     current = {};
     bytes = 0;
   };
+  let count = 0;
   for (const item of items) {
     const json = JSON.stringify(item.value);
     const size = Buffer.byteLength(json, 'utf8');
     if (size > MAX_ITEM_BYTES) throw new ItemTooLargeError(item.index, size);
-    const idBytes = item.id === String(item.index) ? 0 : Buffer.byteLength(item.id, 'utf8');
-    if (bytes + size + idBytes > MAX_ITEMS_SHARD_BYTES) flush();
-    current[String(item.index)] = json;
-    if (idBytes > 0) current[`${item.index}${ID_KEY_SUFFIX}`] = item.id;
-    bytes += size + idBytes;
+    const key = String(item.index);
+    const keyBytes = 2 * key.length + ENTRY_OVERHEAD_BYTES;
+    const hasId = item.id !== key;
+    const idKeyBytes = hasId ? 2 * (key.length + ID_KEY_SUFFIX.length) + ENTRY_OVERHEAD_BYTES : 0;
+    const idBytes = hasId ? Buffer.byteLength(item.id, 'utf8') : 0;
+    const itemBytes = size + keyBytes + idBytes + idKeyBytes;
+    if (bytes + itemBytes > MAX_ITEMS_SHARD_BYTES || count === MAX_ITEMS_PER_SHARD) {
+      flush();
+      count = 0;
+    }
+    current[key] = json;
+    if (hasId) current[`${item.index}${ID_KEY_SUFFIX}`] = item.id;
+    bytes += itemBytes;
+    count++;
   }
   flush();
   return shards;
