@@ -3,39 +3,20 @@
 // a 60 s collector outage, a leader kill with 2 replicas, and finished pods deleted while the operator is
 // paused; beside the same job without faults, in the same run. Restarts the local control plane's components:
 // never against a shared cluster. docs/reliability.md has the figures of the last run.
-import { expect } from 'chai';
-import { createTestNamespace, deleteTestNamespace, usingLocalControlPlane } from '../support/cluster.js';
-import { runFaultScenario, seedFromEnv } from './scenario.js';
+import { faultSuiteTest } from './scenario.js';
 
 describe('fault suite (2,000 items)', function () {
-  const namespaces: string[] = [];
-
-  afterEach(async function () {
-    for (const ns of namespaces.splice(0)) await deleteTestNamespace(ns);
-  });
-
-  it('finishes exactly, with every span, through operator kills, control-plane restarts, a collector outage, a leader kill and deleted pods', async function () {
-    // Restarts kube-apiserver and etcd from their pid files: only the local control plane has them.
-    if (!usingLocalControlPlane()) this.skip();
-    this.timeout(60 * 60_000);
-    const failed = await runFaultScenario(
-      {
-        items: 2000,
-        parallelism: 100,
-        podDuration: '200ms',
-        operatorKills: 3,
-        collectorOutageMs: 60_000,
-        baseline: true,
-        seed: seedFromEnv(),
-      },
-      async () => {
-        const ns = await createTestNamespace('faults');
-        namespaces.push(ns);
-        return ns;
-      },
-      (line) => process.stdout.write(`      ${line}\n`),
-      true, // a known issue the checks find fails the full suite (docs/reliability.md)
-    );
-    expect(failed.map((c) => `${c.name}: ${c.figures}`)).to.deep.equal([]);
-  });
+  faultSuiteTest(
+    'finishes exactly, with every span, through operator kills, control-plane restarts, a collector outage, a leader kill and deleted pods',
+    {
+      items: 2000,
+      parallelism: 100,
+      podDuration: '200ms',
+      operatorKills: 3,
+      collectorOutageMs: 60_000,
+      baseline: true,
+    },
+    60 * 60_000,
+    true, // a known issue the checks find fails the full suite (docs/reliability.md)
+  );
 });

@@ -19,7 +19,16 @@ import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { FINALIZER_TELEMETRY, FINALIZER_TRACKING } from '../../src/api/constants.js';
 import type { MapReduceJob } from '../../src/api/types.js';
-import { cluster, REPO_ROOT, sleep, waitFor } from '../support/cluster.js';
+import { expect } from 'chai';
+import {
+  cluster,
+  createTestNamespace,
+  deleteTestNamespace,
+  REPO_ROOT,
+  sleep,
+  usingLocalControlPlane,
+  waitFor,
+} from '../support/cluster.js';
 import { EtcdPrefixWatch, localEtcdUrl, podKeyPrefix } from '../support/etcdwatch.js';
 import { createJob, getJob, jobConfigMaps, jobPods } from '../support/jobs.js';
 import { makeJob } from '../support/jobbuilder.js';
@@ -391,4 +400,38 @@ export async function runFaultScenario(
 async function loadAverage(): Promise<string[]> {
   const { loadavg } = await import('node:os');
   return loadavg().map((n) => n.toFixed(2));
+}
+
+/**
+ * One mocha test running a fault scenario in a namespace of its own, deleted afterwards; the full suite and
+ * the short version differ only in their plan, their timeout and whether known issues fail the run.
+ */
+export function faultSuiteTest(
+  title: string,
+  plan: Omit<FaultPlan, 'seed'>,
+  timeoutMs: number,
+  assertKnownIssues: boolean,
+): void {
+  const namespaces: string[] = [];
+
+  afterEach(async function () {
+    for (const ns of namespaces.splice(0)) await deleteTestNamespace(ns);
+  });
+
+  it(title, async function () {
+    // Restarts kube-apiserver and etcd from their pid files: only the local control plane has them.
+    if (!usingLocalControlPlane()) this.skip();
+    this.timeout(timeoutMs);
+    const failed = await runFaultScenario(
+      { ...plan, seed: seedFromEnv() },
+      async () => {
+        const ns = await createTestNamespace('faults');
+        namespaces.push(ns);
+        return ns;
+      },
+      (line) => process.stdout.write(`      ${line}\n`),
+      assertKnownIssues,
+    );
+    expect(failed.map((c) => `${c.name}: ${c.figures}`)).to.deep.equal([]);
+  });
 }

@@ -193,6 +193,23 @@ const NOT_FOUND_MESSAGE = 'spec.input.configMapRef: ConfigMap ns/in not found';
 const SNAPSHOT_LOST =
   "the job's input snapshot (ConfigMaps labelled mapreduce.dev/job-name=wc) has 0 items, expected 3; were they deleted?";
 
+/** The status that ends the one-item job: its item succeeded at 1 s, the job completes at 5 s. */
+function oneCompleted(): MapReduceJobStatus {
+  return running({
+    totalItems: 1,
+    completedIndexes: '0',
+    succeededItems: 1,
+    resultPieces: '0',
+    phase: 'Succeeded',
+    completionTime: t(5),
+    conditions: [
+      condition('Reconciling', 'False', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
+      condition('Ready', 'True', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
+      condition('Complete', 'True', 'Completed', 'all 1 items processed', t(5)),
+    ],
+  });
+}
+
 const cases: Case[] = [
   {
     name: 'a job the cache no longer has: nothing to do',
@@ -821,19 +838,7 @@ const cases: Case[] = [
         RESULTS_LIST,
         'hook deliver [wc-0-0]',
       ],
-      status: running({
-        totalItems: 1,
-        completedIndexes: '0',
-        succeededItems: 1,
-        resultPieces: '0',
-        phase: 'Succeeded',
-        completionTime: t(5),
-        conditions: [
-          condition('Reconciling', 'False', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
-          condition('Ready', 'True', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
-          condition('Complete', 'True', 'Completed', 'all 1 items processed', t(5)),
-        ],
-      }),
+      status: oneCompleted(),
       returns: 60_000,
     },
   },
@@ -867,19 +872,7 @@ const cases: Case[] = [
         'deleteNamespacedConfigMap ns/wc-results-7',
         'hook deliver [wc-0-0]',
       ],
-      status: running({
-        totalItems: 1,
-        completedIndexes: '0',
-        succeededItems: 1,
-        resultPieces: '0',
-        phase: 'Succeeded',
-        completionTime: t(5),
-        conditions: [
-          condition('Reconciling', 'False', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
-          condition('Ready', 'True', 'Completed', '1/1 items succeeded, 0 failed', t(5)),
-          condition('Complete', 'True', 'Completed', 'all 1 items processed', t(5)),
-        ],
-      }),
+      status: oneCompleted(),
       returns: 60_000,
     },
   },
