@@ -10,6 +10,7 @@ import { TokenBucket } from './ratelimit.js';
 import { ConfigError, parseConfig, telemetryEnv, usage } from './config.js';
 import type { OperatorConfig } from './config.js';
 import { createController } from './controller/wiring.js';
+import type { ControllerView } from './controller/wiring.js';
 import { KubernetesEventRecorder } from './controller/events.js';
 import { startHealthServer } from './health.js';
 import { LeaderElector } from './leaderelection.js';
@@ -95,28 +96,31 @@ async function main(): Promise<void> {
   log.info(tracing.description);
   for (const warning of tracing.warnings) log.warn(warning);
   let reconcileJob: (key: string) => void = () => undefined;
+  let traced: TracingHooks | undefined;
   const delivery = new SpanDelivery({
     exporters: tracing.exporters,
     batchSize: tracing.batchSize,
     timeoutMs: config.spanDeliveryTimeoutMs,
     onNews: (key) => reconcileJob(key),
+    onDelivered: (ids) => traced?.delivered(ids),
     log: log.child({ component: 'span-delivery' }),
   });
-  const hooks: ControllerHooks[] = [];
-  if (tracing.exporters.length > 0) {
-    const uid = operator.attributes[Attr.K8sClusterUid];
-    hooks.push(
-      new TracingHooks({
-        delivery,
-        resource: jobSpanResource(operator),
-        version: VERSION,
-        defaultRatio: tracing.defaultRatio,
-        limits: tracing.limits,
-        clusterName: config.clusterName,
-        ...(typeof uid === 'string' ? { clusterUid: uid } : {}),
-      }),
-    );
-  }
+  const clusterUidAttr = operator.attributes[Attr.K8sClusterUid];
+  /** Tracing's hooks, if any exporter is configured; they release pods through the controller's view. */
+  const tracingHooks = (view: ControllerView): ControllerHooks[] => {
+    if (tracing.exporters.length === 0) return [];
+    traced = new TracingHooks({
+      delivery,
+      resource: jobSpanResource(operator),
+      version: VERSION,
+      defaultRatio: tracing.defaultRatio,
+      limits: tracing.limits,
+      clusterName: config.clusterName,
+      ...(typeof clusterUidAttr === 'string' ? { clusterUid: clusterUidAttr } : {}),
+      release: view.releasePods,
+    });
+    return [traced];
+  };
   const plan = metricsPlan(otelEnv, config.metricsPort);
   const meters: Meter[] = [];
   const stops: (() => Promise<void>)[] = [];
@@ -153,6 +157,7 @@ async function main(): Promise<void> {
     (core) => new KubernetesEventRecorder(core, log, identity),
     (view) => {
       reconcileJob = (key) => view.queue.add(key);
+      const hooks = tracingHooks(view);
       if (meters.length === 0) return combineHooks(...hooks);
       const gauges = (): ControllerGauges =>
         controllerGauges(view.jobs.list(), view.pods.list(), view.queue.length);

@@ -1,4 +1,5 @@
-// managePods: the only place that creates, deletes and releases pods. Creation goes in slow-start batches
+// managePods: the only place that creates, deletes and releases pods (BackgroundReleaser, below, releases
+// pods whose spans were just delivered, between reconciles). Creation goes in slow-start batches
 // (1, 2, 4, ...), stopping at the first batch with a failure, as the Job controller does, so a broken
 // template costs one failed call, not `parallelism` of them. A pod that goes is deleted (its grace period
 // runs) and loses its tracking finalizer; a pod kept for `kubectl logs` only loses the finalizer. A held
@@ -98,6 +99,65 @@ export async function releasePod(core: Pick<CoreClient, 'patchNamespacedPod'>, p
     );
   } catch (err) {
     if (!isNotFound(err)) throw err;
+  }
+}
+
+/**
+ * Finalizer patches in flight at once outside a reconcile: a batch of delivered spans (OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+ * 512 by default) releases its pods at this pace instead of opening hundreds of requests at once.
+ */
+export const MAX_BACKGROUND_RELEASES_IN_FLIGHT = 32;
+
+/**
+ * Releases pods whose record is complete as soon as what held them is settled (their attempt's span delivered),
+ * outside any reconcile, so the window in which a crash makes a new leader deliver a span again is one
+ * request's rather than one reconcile's. Only the tracking finalizer goes (releasePod); deleting stays with
+ * managePods. A failure is logged and left to the job's next reconcile, which still sees the pod tracked.
+ */
+export class BackgroundReleaser {
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly core: Pick<CoreClient, 'patchNamespacedPod'>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves with the pods released (or gone already); never rejects. */
+  async release(pods: readonly V1Pod[]): Promise<V1Pod[]> {
+    const released: V1Pod[] = [];
+    await Promise.all(
+      pods.map(async (pod) => {
+        await this.slot();
+        try {
+          await releasePod(this.core, pod);
+          released.push(pod);
+        } catch (err) {
+          this.log.debug(
+            { err, pod: pod.metadata?.name },
+            'could not release pod (the next reconcile of its job will)',
+          );
+        } finally {
+          this.free();
+        }
+      }),
+    );
+    return released;
+  }
+
+  private async slot(): Promise<void> {
+    if (this.inFlight < MAX_BACKGROUND_RELEASES_IN_FLIGHT) {
+      this.inFlight++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot to the next waiter, or frees it. */
+  private free(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight--;
   }
 }
 

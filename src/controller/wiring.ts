@@ -16,6 +16,7 @@ import { ResilientInformer } from './informer.js';
 import type { Informer } from './informer.js';
 import { ItemStore } from './itemstore.js';
 import { MultiNamespaceInformer } from './multinamespace.js';
+import { BackgroundReleaser } from './managepods.js';
 import type { ControllerOptions } from './jobstate.js';
 import { transformPod } from './podtransform.js';
 import { ResultStore } from './resultstore.js';
@@ -28,11 +29,13 @@ export interface ControllerConfig extends ControllerOptions {
   concurrency: number;
 }
 
-/** What telemetry may read (the gauges): the caches and the queue. */
+/** What telemetry may read (the gauges): the caches and the queue; and how it releases pods it held. */
 export interface ControllerView {
   jobs: ObjectCache<MapReduceJob>;
   pods: ObjectCache<V1Pod>;
   queue: WorkQueue;
+  /** Removes the tracking finalizer of pods whose record is complete (BackgroundReleaser). */
+  releasePods: (pods: readonly V1Pod[]) => Promise<V1Pod[]>;
 }
 
 export interface RunningController {
@@ -100,7 +103,8 @@ export function createController(
   const pods = watching(config.namespaces, podsIn);
   const watched = config.namespaces.length > 0 ? config.namespaces.join(',') : '(all)';
   const queue = new WorkQueue();
-  const hooks = makeHooks({ jobs, pods, queue });
+  const releaser = new BackgroundReleaser(core, log.child({ component: 'releaser' }));
+  const hooks = makeHooks({ jobs, pods, queue, releasePods: (p) => releaser.release(p) });
   const controller = new Controller(
     {
       core,

@@ -84,6 +84,11 @@ export interface DeliveryOptions {
   retryBaseMs?: number;
   /** A unit of this job settled, or the job has news (spans dropped, delivery delayed): reconcile it. */
   onNews: (jobKey: string) => void;
+  /**
+   * Units every exporter accepted, by id, as soon as they are (before onNews): what was held for them may go
+   * now rather than at the job's next reconcile. Not called for dropped units.
+   */
+  onDelivered?: (ids: string[]) => void;
   log: DeliveryLog;
   observer?: DeliveryObserver;
   clock?: () => number;
@@ -374,6 +379,8 @@ export class SpanDelivery {
       unit.acceptedSpans.clear();
     }
     if (delivered > 0) this.observer?.delivered(delivered, latencies);
+    const deliveredIds = settled.filter((u) => u.state === 'delivered').map((u) => u.id);
+    if (deliveredIds.length > 0) this.options.onDelivered?.(deliveredIds);
     for (const jobKey of new Set(settled.map((u) => u.jobKey))) {
       const book = this.books.get(jobKey);
       if (book) {

@@ -43,6 +43,12 @@ export interface TracingOptions {
   clusterUid?: string;
   /** The span limits of the OTEL_* variables. */
   limits?: SpanLimits;
+  /**
+   * Removes the tracking finalizer of pods whose record is complete, outside a reconcile (managepods.ts'
+   * BackgroundReleaser); resolves with those released. Without it, pods are released by their job's next
+   * reconcile only.
+   */
+  release?: (pods: readonly V1Pod[]) => Promise<V1Pod[]>;
 }
 
 /** A unit's id: the pod's uid for an attempt, "<job uid>/map" or "<job uid>/end" for the job-level spans. */
@@ -58,6 +64,13 @@ function hasEnded(o: PodObservation): boolean {
 export class TracingHooks implements ControllerHooks {
   /** News a status write was to record, until it is written (a failed write gives it back). */
   private readonly unwritten = new Map<string, JobNews>();
+  /**
+   * Pods whose attempt's span is handed to delivery after the status recording their end was written (so
+   * their record is complete), by uid: released as soon as the span is delivered (see delivered()).
+   */
+  private readonly releasable = new Map<string, { pod: V1Pod; jobKey: string }>();
+  /** Uids of pods whose release is in flight: a reconcile meanwhile holds them (deletes but not releases). */
+  private readonly releasing = new Set<string>();
 
   constructor(private readonly options: TracingOptions) {}
 
@@ -127,7 +140,8 @@ export class TracingHooks implements ControllerHooks {
     if (!this.sampled(job.status)) return held;
     for (const pod of pods) {
       const uid = pod.metadata?.uid;
-      if (uid && isTracked(pod) && !this.options.delivery.settled(uid)) held.add(pod);
+      if (uid && isTracked(pod) && (!this.options.delivery.settled(uid) || this.releasing.has(uid)))
+        held.add(pod);
     }
     return held;
   }
@@ -156,6 +170,8 @@ export class TracingHooks implements ControllerHooks {
         ),
       ]);
       if (taken === 'full') full = true;
+      else if (this.options.release && isTracked(pod) && !delivery.settled(uid))
+        this.releasable.set(uid, { pod, jobKey: key });
     }
     for (const u of jobUnits(jt, env, job, status)) {
       if (delivery.submit(key, unitId(job, u.unit), u.build) === 'full') full = true;
@@ -164,7 +180,36 @@ export class TracingHooks implements ControllerHooks {
   }
 
   released(pods: readonly V1Pod[]): void {
-    for (const pod of pods) if (pod.metadata?.uid) this.options.delivery.forget(pod.metadata.uid);
+    for (const pod of pods) {
+      const uid = pod.metadata?.uid;
+      if (!uid) continue;
+      this.releasable.delete(uid);
+      this.options.delivery.forget(uid);
+    }
+  }
+
+  /**
+   * Units delivery has just delivered (SpanDelivery's onDelivered): the pods among them whose record is
+   * complete lose their tracking finalizer now, not at their job's next reconcile. A crash between the
+   * receiver's answer and this release still makes the next leader deliver those spans again; this makes that
+   * window one request long. A failed release is left to the reconcile.
+   */
+  delivered(ids: readonly string[]): void {
+    const release = this.options.release;
+    if (!release) return;
+    const pods: V1Pod[] = [];
+    for (const id of ids) {
+      const entry = this.releasable.get(id);
+      if (!entry) continue;
+      this.releasable.delete(id);
+      this.releasing.add(id);
+      pods.push(entry.pod);
+    }
+    if (pods.length === 0) return;
+    void release(pods).then((released) => {
+      for (const pod of pods) this.releasing.delete(pod.metadata!.uid!);
+      this.released(released);
+    });
   }
 
   holdsJob(job: MapReduceJob, trackedPods: number): boolean {
@@ -178,6 +223,7 @@ export class TracingHooks implements ControllerHooks {
   jobGone(job: MapReduceJob): void {
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
     this.unwritten.delete(key);
+    for (const [uid, entry] of this.releasable) if (entry.jobKey === key) this.releasable.delete(uid);
     this.options.delivery.forgetJob(key);
     for (const unit of ['map', 'end']) this.options.delivery.forget(unitId(job, unit));
   }

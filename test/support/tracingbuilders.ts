@@ -278,6 +278,8 @@ export interface FixtureOptions {
   exporter?: SpanExporter;
   /** Delivery's clock. */
   clock?: () => number;
+  /** Releases pods as the controller's BackgroundReleaser would (wired to delivery's onDelivered). */
+  release?: (pods: readonly V1Pod[]) => Promise<V1Pod[]>;
 }
 
 /** Tracing hooks as main.ts wires them, over a real SpanDelivery. */
@@ -285,9 +287,11 @@ export function tracingFixture(options: FixtureOptions = {}): TracingFixture {
   const memory = new InMemorySpanExporter();
   const news: string[] = [];
   const logs: string[] = [];
+  const late: { hooks?: TracingHooks } = {};
   const delivery = new SpanDelivery({
     exporters: [options.exporter ?? memory],
     onNews: (key) => news.push(key),
+    onDelivered: (ids) => late.hooks?.delivered(ids),
     log: {
       warn: (_fields, message) => logs.push(`warn: ${message}`),
       info: (_fields, message) => logs.push(`info: ${message}`),
@@ -302,7 +306,9 @@ export function tracingFixture(options: FixtureOptions = {}): TracingFixture {
     defaultRatio: options.defaultRatio ?? 1,
     ...(options.clusterName !== undefined ? { clusterName: options.clusterName } : {}),
     ...(options.clusterUid !== undefined ? { clusterUid: options.clusterUid } : {}),
+    ...(options.release ? { release: options.release } : {}),
   });
+  late.hooks = hooks;
   return {
     hooks,
     delivery,

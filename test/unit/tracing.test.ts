@@ -1002,6 +1002,129 @@ describe('tracing hooks', function () {
     });
   });
 
+  describe('released as soon as delivered: a pod whose record is complete loses its finalizer between reconciles', function () {
+    /** A releaser whose answers the test gives: each call waits until answer() (released, or failed: []). */
+    class Releaser {
+      readonly calls: string[][] = [];
+      private readonly pending: ((released: V1Pod[]) => void)[] = [];
+      private readonly asked: V1Pod[][] = [];
+      readonly release = (pods: readonly V1Pod[]): Promise<V1Pod[]> => {
+        this.calls.push(pods.map((p) => p.metadata!.name!));
+        this.asked.push([...pods]);
+        return new Promise((resolve) => this.pending.push(resolve));
+      };
+      async answer(ok: boolean): Promise<void> {
+        const asked = this.asked.shift()!;
+        this.pending.shift()!(ok ? asked : []);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const job = (): MapReduceJob =>
+      persistedJob(makeJob('wc').items(['a', 'b']))
+        .traced()
+        .running(at(0))
+        .obj();
+    const ended = (index: number, tracked = true): V1Pod => {
+      const pod = mapPod(index).succeeded(`"${index}"`, at(4));
+      return clusterPod(tracked ? pod.tracked() : pod).obj();
+    };
+
+    const rows: {
+      name: string;
+      exporter?: 'refusing';
+      pods: () => V1Pod[];
+      unsampled?: true;
+      released: string[][];
+    }[] = [
+      {
+        name: 'a tracked ended pod: released once its span is delivered',
+        pods: () => [ended(0)],
+        released: [['wc-0-0']],
+      },
+      {
+        name: 'two pods: each released as the request carrying its span is answered (the first goes at once)',
+        pods: () => [ended(0), ended(1)],
+        released: [['wc-0-0'], ['wc-1-0']],
+      },
+      { name: 'an untracked pod (released already): no call', pods: () => [ended(0, false)], released: [] },
+      {
+        name: 'a running pod (its span cannot be built yet): no call',
+        pods: () => [clusterPod(mapPod(0).running().tracked()).obj()],
+        released: [],
+      },
+      {
+        name: 'a span refused for good (dropped): no call; the reconcile releases it after writing the drop',
+        exporter: 'refusing',
+        pods: () => [ended(0)],
+        released: [],
+      },
+      { name: 'an unsampled job: no call', unsampled: true, pods: () => [ended(0)], released: [] },
+    ];
+    for (const row of rows) {
+      it(row.name, async function () {
+        const r = new Releaser();
+        const t = tracingFixture({
+          release: r.release,
+          ...(row.exporter
+            ? { exporter: new RefusingExporter(Object.assign(new Error('denied'), { code: 7 })) }
+            : {}),
+        });
+        const j = row.unsampled
+          ? persistedJob(makeJob('wc').items(['a', 'b']))
+              .unsampled()
+              .running(at(0))
+              .obj()
+          : job();
+        t.hooks.deliver(j, row.pods());
+        await t.settled();
+        expect(r.calls).to.deep.equal(row.released);
+      });
+    }
+
+    it('holds the pod while its release is in flight, then not; a repeated delivery does not release it again', async function () {
+      const r = new Releaser();
+      const t = tracingFixture({ release: r.release });
+      const a = ended(0);
+      t.hooks.deliver(job(), [a]);
+      await t.settled();
+      expect(r.calls).to.deep.equal([['wc-0-0']]);
+      // A reconcile now deletes the pod but leaves its finalizer to the release in flight.
+      expect([...t.hooks.unsettled(job(), [a])]).to.deep.equal([a]);
+      await r.answer(true);
+      expect([...t.hooks.unsettled(job(), [a])]).to.deep.equal([]);
+      // A reconcile on a cache that still shows the pod tracked hands it over again: known, not re-sent.
+      t.hooks.deliver(job(), [a]);
+      await t.settled();
+      expect(r.calls).to.deep.equal([['wc-0-0']]);
+      expect(t.spans().map((s) => s.attributes['k8s.pod.name'])).to.deep.equal(['wc-0-0']);
+    });
+
+    it('leaves a failed release to the reconcile: not held, and not tried again in the background', async function () {
+      const r = new Releaser();
+      const t = tracingFixture({ release: r.release });
+      const a = ended(0);
+      t.hooks.deliver(job(), [a]);
+      await t.settled();
+      await r.answer(false);
+      expect([...t.hooks.unsettled(job(), [a])]).to.deep.equal([]);
+      t.hooks.deliver(job(), [a]);
+      await t.settled();
+      expect(r.calls).to.deep.equal([['wc-0-0']]);
+    });
+
+    it('releases nothing for a pod the reconcile released first', async function () {
+      const gate = new GatedExporter();
+      const r = new Releaser();
+      const t = tracingFixture({ exporter: gate, release: r.release });
+      const a = ended(0);
+      t.hooks.deliver(job(), [a]);
+      t.hooks.released([a]);
+      gate.open();
+      await t.settled();
+      expect(r.calls).to.deep.equal([]);
+    });
+  });
+
   describe('job-level units', function () {
     it('delivers the map span once the status ends the map phase, then the reduce and job spans, each once', async function () {
       const t = tracingFixture();
