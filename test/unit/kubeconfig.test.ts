@@ -1,6 +1,8 @@
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { expect } from 'chai';
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { PooledKubeConfig } from '../../src/kubeconfig.js';
+import { CoreV1Api, HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { API_REQUEST_TIMEOUT_MS, PooledKubeConfig } from '../../src/kubeconfig.js';
 import { TokenBucket } from '../../src/ratelimit.js';
 
 function load<T extends KubeConfig>(kc: T, user: string): T {
@@ -60,5 +62,39 @@ describe('PooledKubeConfig', function () {
     for (let i = 0; i < 5; i++) await dispatcherOf(pooled);
     // A burst of 2, then one request each 200 ms (5 per second).
     expect(slept.map(Math.round)).to.deep.equal([200, 200, 200]);
+  });
+
+  describe('a request that gets no answer', function () {
+    let server: Server;
+    let port = 0;
+    const sockets: Socket[] = [];
+    before(async function () {
+      // Accepts connections and never answers: a connection that hung.
+      server = createServer((socket) => void sockets.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as { port: number }).port;
+    });
+    after(function () {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+
+    it(`fails after the request timeout (API_REQUEST_TIMEOUT_MS is ${API_REQUEST_TIMEOUT_MS} ms) instead of waiting forever`, async function () {
+      const kc = new PooledKubeConfig(undefined, 300);
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 'secret' }],
+        contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+        currentContext: 'ctx',
+      });
+      const core = kc.makeApiClient(CoreV1Api);
+      const err = await core.readNamespacedPod({ namespace: 'ns', name: 'p' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).name).to.equal('TimeoutError');
+      expect(sockets).to.have.length(1); // the request did reach the server
+    });
   });
 });
