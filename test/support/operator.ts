@@ -1,5 +1,6 @@
 // Runs the operator as a real child process against the test cluster, so tests can SIGKILL and
 // restart it like a crashing pod.
+import { appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -76,7 +77,11 @@ export function spawnOperator(
   const logs: Record<string, unknown>[] = [];
   let buffer = '';
   let stdout = '';
+  // TEST_OPERATOR_LOG_DIR keeps each operator's stdout (its JSON log) in a file of its own, for a failure's post-mortem.
+  const logDir = process.env.TEST_OPERATOR_LOG_DIR;
+  const logFile = logDir ? path.join(logDir, `operator-${namespace}-${proc.pid}.log`) : undefined;
   proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    if (logFile) appendFileSync(logFile, chunk);
     stdout += chunk;
     buffer += chunk;
     let nl: number;
