@@ -42,8 +42,17 @@ async function clusterUid(kc: KubeConfig): Promise<string | undefined> {
   return ns.metadata?.uid;
 }
 
-function loadKubeConfig(config: OperatorConfig): KubeConfig {
-  const kc = new PooledKubeConfig(new TokenBucket(config.kubeApiQps, config.kubeApiBurst));
+/**
+ * The Lease's own client-side limit (one renewal per RETRY_PERIOD_MS needs far less). The Lease has a client
+ * of its own, as client-go's leader election has: behind the controller's limiter, a backlog of pod calls
+ * (up to MAX_POD_CHANGES_PER_SYNC per reconcile, on every worker) could hold a renewal past RENEW_DEADLINE_MS,
+ * and a busy leader would lose its lease for being busy.
+ */
+const LEASE_API_QPS = 5;
+const LEASE_API_BURST = 10;
+
+function loadKubeConfig(config: OperatorConfig, limiter: TokenBucket): KubeConfig {
+  const kc = new PooledKubeConfig(limiter);
   try {
     if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
     else kc.loadFromDefault(); // in-cluster when running in a pod, else ~/.kube/config
@@ -74,7 +83,7 @@ async function main(): Promise<void> {
     return;
   }
   const stdoutLog = createLogger(config.logLevel);
-  const kc = loadKubeConfig(config);
+  const kc = loadKubeConfig(config, new TokenBucket(config.kubeApiQps, config.kubeApiBurst));
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const otelEnv = telemetryEnv(config, process.env);
   // The SDK, its detectors and the exporters read process.env: the flags are applied there first.
@@ -172,7 +181,13 @@ async function main(): Promise<void> {
   );
   let synced = false;
   const elector = config.leaderElect
-    ? LeaderElector.forConfig(kc, config.leaderElectionNamespace, config.leaderElectionId, identity, log)
+    ? LeaderElector.forConfig(
+        loadKubeConfig(config, new TokenBucket(LEASE_API_QPS, LEASE_API_BURST)),
+        config.leaderElectionNamespace,
+        config.leaderElectionId,
+        identity,
+        log,
+      )
     : undefined;
   const health = await startHealthServer(config.healthPort, {
     ready: () => synced,

@@ -132,6 +132,37 @@ describe('operator lifecycle', function () {
     expect(standby.proc.exitCode).to.equal(null);
   });
 
+  it('keeps its lease while the controller spends its whole API budget: renewals do not queue behind pod calls', async function () {
+    this.timeout(90_000);
+    const lease = 'mr-busy';
+    const flags = [
+      '--leader-elect',
+      `--leader-election-namespace=${ns.name}`,
+      `--leader-election-id=${lease}`,
+      '--kube-api-qps=0.2', // one call per 5 s once the burst is spent
+      '--kube-api-burst=8',
+    ];
+    const op = await startOperator(ns.name, flags);
+    operators.push(op);
+    await createJob(
+      ns.name,
+      makeJob('busy')
+        .items(Array.from({ length: 10 }, (_, i) => i))
+        .parallelism(10)
+        .obj(),
+    );
+    // Behind the controller's limiter a renewal waited for the calls queued before it (5 s each), past
+    // RENEW_DEADLINE_MS (10 s), and the leader exited within ~15 s. The Lease has a client of its own.
+    await sleep(25_000);
+    const pods = await jobPods(ns.name, 'busy');
+    expect(pods.length, 'the controller was held to its budget').to.be.below(10);
+    expect(op.logs.filter((l) => l.msg === 'lost leadership').map((l) => l.why)).to.deep.equal([]);
+    expect(op.proc.exitCode).to.equal(null);
+    const held = await cluster().coordination.readNamespacedLease({ namespace: ns.name, name: lease });
+    const identity = op.logs.find((l) => l.msg === 'mapreduce-operator starting')?.identity;
+    expect(held.spec?.holderIdentity).to.equal(identity);
+  });
+
   it('deletes a finished job after ttlSecondsAfterFinished', async function () {
     operators.push(await startOperator(ns.name));
     await createJob(ns.name, makeJob('ttl').items(['a']).ttlSecondsAfterFinished(1).obj());
