@@ -340,7 +340,10 @@ function checkSpans(plan: FaultPlan, w: Workload, o: Observed): CheckResult[] {
 
   // Copies beyond the first: byte for byte the same, and only where a sender could not know it had arrived (its
   // process ended, or the receiver cut the connection, between the copies).
-  const processEnds = o.processes.filter((r) => r.endedAt !== undefined).map((r) => r.endedAt!);
+  const ended = o.processes.filter((r) => r.endedAt !== undefined);
+  const processEnds = ended.map((r) => r.endedAt!);
+  /** Repeats by the cause of the process end that explains them, and the longest gap before that end. */
+  const byEnd = new Map<string, { copies: number; longestMs: number }>();
   const outages = o.faults.filter((f) => f.fault === 'collector down').map((f) => f.start);
   const between = (times: number[], from: number, to: number): boolean =>
     times.some((t) => t >= from && t <= to);
@@ -361,6 +364,12 @@ function checkSpans(plan: FaultPlan, w: Workload, o: Observed): CheckResult[] {
         const end = Math.min(...processEnds.filter((t) => t >= list[0]!.at && t <= c.at));
         oldestRepeat = Math.max(oldestRepeat, end - list[0]!.at);
         repeatedNames.set(c.span.name, (repeatedNames.get(c.span.name) ?? 0) + 1);
+        const record = ended.find((r) => r.endedAt === end)!;
+        const cause = (causeOf(record, o.faults) ?? 'an unexplained end').replace(/^SIGKILL.*/, 'SIGKILL');
+        const entry = byEnd.get(cause) ?? { copies: 0, longestMs: 0 };
+        entry.copies++;
+        entry.longestMs = Math.max(entry.longestMs, end - list[0]!.at);
+        byEnd.set(cause, entry);
       } else if (between(outages, list[0]!.at, c.at)) afterOutage++;
       else unexplained++;
     }
@@ -384,7 +393,7 @@ function checkSpans(plan: FaultPlan, w: Workload, o: Observed): CheckResult[] {
       figures:
         `${received} copies received of ${copies.size} span ids in ${o.requests.filter((x) => x.path === TRACES_PATH).length} requests; ` +
         `${extra} copies beyond the first (${afterProcessEnd} with an operator process end in between` +
-        `${afterProcessEnd ? ` [${[...repeatedNames].map(([n, k]) => `${k} ${n}`).join(', ')}; the first copy at most ${(oldestRepeat / 1000).toFixed(1)} s before that end]` : ''}, ` +
+        `${afterProcessEnd ? ` [${[...repeatedNames].map(([n, k]) => `${k} ${n}`).join(', ')}; the first copy at most ${(oldestRepeat / 1000).toFixed(1)} s before that end; by that end's cause: ${[...byEnd].map(([cause, e]) => `${cause} ${e.copies} (at most ${(e.longestMs / 1000).toFixed(1)} s)`).join(', ')}]` : ''}, ` +
         `${afterOutage} across a receiver outage, ${unexplained} with neither in between), ${differing} differing in content`,
     },
   ];

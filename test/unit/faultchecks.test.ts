@@ -278,4 +278,26 @@ describe('fault suite checks', function () {
       expect(failed).to.deep.equal(c.fails);
     });
   }
+
+  it('says which process end explains the copies, by its cause, and how long before it the first copy came', function () {
+    const o = clean(W);
+    o.processes[0] = { ...o.processes[0]!, killedBy: 'SIGKILL 1 of 1', endedAt: T0 + 8_000 };
+    o.processes[1] = {
+      ...o.processes[1]!,
+      killedBy: undefined,
+      exitCode: 1,
+      endedAt: T0 + 21_000,
+      leadershipLost: true,
+    };
+    // Two spans again after the SIGKILL; a third span first at 9 s (after it), then again after the lease loss.
+    const third = spansOf(W).slice(6, 7);
+    o.requests = [request(spansOf(W).filter((_, i) => i !== 6))];
+    o.requests.push(request(spansOf(W).slice(4, 6)), request(third), request(third));
+    o.arrivals.push(T0 + 9_000, T0 + 9_000, T0 + 30_000);
+    const copies = check(PLAN, W, o, true).find((r) => r.name === COPIES)!;
+    expect(copies.ok).to.equal(true);
+    expect(copies.figures).to.include(
+      "3 copies beyond the first (3 with an operator process end in between [3 mapreduce.agent.execute; the first copy at most 12.0 s before that end; by that end's cause: SIGKILL 2 (at most 3.0 s), leadership lost during the kube-apiserver restart 1 (at most 12.0 s)]",
+    );
+  });
 });
