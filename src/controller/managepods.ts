@@ -192,7 +192,11 @@ export async function managePods(
   await Promise.all([
     ...deletes.map(async (pod) => {
       const name = pod.metadata!.name!;
-      expectations.expectDelete(key, name);
+      // Only a delete this call issues is expected: a pod already being deleted was counted as deleted when
+      // the cache showed its deletionTimestamp (Controller.podChanged), and may be gone by now (released in
+      // the background meanwhile): an expectation raised for it would wait for an event that came already.
+      const issuesDelete = !pod.metadata?.deletionTimestamp;
+      if (issuesDelete) expectations.expectDelete(key, name);
       try {
         if (isTerminated(pod)) {
           // Nothing runs, so no grace period: released first, the pod is gone with the delete itself.
@@ -212,7 +216,7 @@ export async function managePods(
         }
         result.deleted++;
       } catch (err) {
-        expectations.observedDelete(key, name);
+        if (issuesDelete) expectations.observedDelete(key, name);
         if (!isNotFound(err)) log.warn({ err, pod: name }, 'could not delete pod');
       }
     }),

@@ -1,7 +1,13 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { BackgroundReleaser, MAX_BACKGROUND_RELEASES_IN_FLIGHT } from '../../src/controller/managepods.js';
+import { FINALIZER_TRACKING } from '../../src/api/constants.js';
+import { Expectations } from '../../src/controller/expectations.js';
+import {
+  BackgroundReleaser,
+  managePods,
+  MAX_BACKGROUND_RELEASES_IN_FLIGHT,
+} from '../../src/controller/managepods.js';
 import { makePod } from '../support/podbuilder.js';
 import { RecordingClient } from '../support/recording.js';
 
@@ -83,4 +89,67 @@ describe('BackgroundReleaser', function () {
     expect((await first).length + (await second).length).to.equal(MAX_BACKGROUND_RELEASES_IN_FLIGHT + 10);
     expect(client.maxInFlight).to.equal(MAX_BACKGROUND_RELEASES_IN_FLIGHT);
   });
+});
+
+describe('managePods: the deletions it waits to see', function () {
+  /** A finished, tracked pod; `deleting`: its deletionTimestamp is set already. */
+  function finished(name: string, deleting: boolean): V1Pod {
+    const pod = makePod(name).obj();
+    pod.metadata!.namespace = 'ns';
+    pod.metadata!.finalizers = [FINALIZER_TRACKING];
+    if (deleting) pod.metadata!.deletionTimestamp = new Date(0);
+    pod.status = { phase: 'Succeeded' };
+    return pod;
+  }
+  const rows: {
+    name: string;
+    deleting: boolean;
+    /** HTTP status the finalizer patch and the delete fail with (404: the pod is gone). */
+    fail?: number;
+    calls: string[];
+    satisfied: boolean;
+  }[] = [
+    {
+      name: 'a pod it deletes: released, deleted, and its deletion awaited',
+      deleting: false,
+      calls: ['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p'],
+      satisfied: false,
+    },
+    {
+      name: 'a pod being deleted already: released only, nothing awaited (the cache counted it deleted)',
+      deleting: true,
+      calls: ['patchNamespacedPod ns/p release'],
+      satisfied: true,
+    },
+    {
+      name: 'a pod being deleted and gone meanwhile (released in the background): nothing awaited',
+      deleting: true,
+      fail: 404,
+      calls: ['patchNamespacedPod ns/p release'],
+      satisfied: true,
+    },
+    {
+      name: 'a pod it deletes, gone meanwhile: its deletion counts as seen',
+      deleting: false,
+      fail: 404,
+      calls: ['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p'],
+      satisfied: true,
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, async function () {
+      const client = new RecordingClient();
+      if (row.fail) client.fail('patchNamespacedPod', row.fail).fail('deleteNamespacedPod', row.fail);
+      const expectations = new Expectations();
+      await managePods(
+        client,
+        expectations,
+        'ns/job',
+        { create: [], delete: [finished('p', row.deleting)] },
+        silent,
+      );
+      expect(client.log).to.deep.equal(row.calls);
+      expect(expectations.satisfied('ns/job')).to.equal(row.satisfied);
+    });
+  }
 });
