@@ -125,6 +125,7 @@ export class BackgroundReleaser {
 
   /** Resolves with the pods released (or gone already); never rejects. */
   async release(pods: readonly V1Pod[]): Promise<V1Pod[]> {
+    const started = performance.now();
     const released: V1Pod[] = [];
     await Promise.all(
       pods.map(async (pod) => {
@@ -141,6 +142,10 @@ export class BackgroundReleaser {
           this.free();
         }
       }),
+    );
+    this.log.debug(
+      { pods: pods.length, released: released.length, ms: Math.round(performance.now() - started) },
+      'released pods whose spans were delivered',
     );
     return released;
   }
