@@ -1,8 +1,9 @@
-// The fault suite's short version (not in npm test while the stall in docs/reliability.md stands; run it with
-// npx mocha --import=tsx --require test/support/root-hooks.ts --timeout 0 test/faults/short.test.ts): every fault of `npm run test:faults` (test/faults/) once, on a
-// 200-item job (10 items fail once, 2 for good, traced at ratio 1.0): a SIGKILL of the operator, a kube-apiserver
-// and an etcd restart, a 10 s collector outage, a leader kill with 2 replicas, and finished pods deleted while
-// the operator is paused; then the same exact checks. No run without faults beside it, to keep it short.
+// The fault suite's short version, part of npm test (.mocharc.integration.json: after the integration tests,
+// since it restarts the control plane's kube-apiserver and etcd): every fault of `npm run test:faults`
+// (test/faults/) once, on a 200-item job (10 items fail once, 2 for good, traced at ratio 1.0): a SIGKILL of the
+// operator, a kube-apiserver and an etcd restart, a 10 s collector outage, a leader kill with 2 replicas, and
+// finished pods deleted while the operator is paused; then the same exact checks. No run without faults beside
+// it, to keep it short.
 import { faultSuiteTest } from './scenario.js';
 
 describe('fault suite, short', function () {
