@@ -10,7 +10,7 @@ import type { WorkQueue } from './workqueue.js';
 export type SyncFn = (key: string) => Promise<number | undefined>;
 
 /**
- * A reconcile running this long is wedged (a hung connection: client-node's calls have no timeout), and
+ * A reconcile running this long is wedged (a last resort: API requests are aborted after API_REQUEST_TIMEOUT_MS), and
  * /healthz fails so the kubelet restarts the operator. The first reconcile of a 100,000-item job, the
  * longest there is, writes its item snapshot in ~100 ConfigMap creates: seconds, not minutes.
  */
