@@ -43,8 +43,12 @@ import { OtlpReceiver } from '../test/support/otlpreceiver.js';
 
 /** How often the operator's /proc/PID/status and the job's status are read. */
 const SAMPLE_EVERY_MS = 1000;
-/** Time for the operator to start and its informers to sync before the baseline is read. */
-const STARTUP_MS = 3000;
+/** Longest wait for the operator to log that it started (its informers synced, its workers running). */
+const STARTUP_TIMEOUT_MS = 60_000;
+/** After it started, this long before the baseline is read (its first reconciles of nothing). */
+const SETTLE_AFTER_START_MS = 1000;
+/** The operator's log line once its workers run (test/support/operator.ts's STARTED). */
+const STARTED = '"msg":"controller started"';
 const MIB = 1024 * 1024;
 
 /** The V8 flags the image and the chart run the operator with (the chart's nodeOptions), as a list. */
@@ -142,11 +146,11 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
       `--namespace=${ns}`,
       '--health-port=0',
       '--metrics-port=0',
-      '--log-level=warn',
+      '--log-level=info', // as the chart runs it; the start is read from it
     ],
     {
       cwd: out, // heap snapshots are written here
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
       env: {
         ...environmentWithoutOtel(),
         OTEL_METRICS_EXPORTER: 'none',
@@ -160,7 +164,8 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
   );
   const timeline: MemorySample[] = [];
   try {
-    await sleep(STARTUP_MS);
+    await whenStarted(proc);
+    await sleep(SETTLE_AFTER_START_MS);
     const pid = proc.pid!;
     const baseline = procStatus(pid);
     const cpuBefore = cpuSeconds(pid);
@@ -287,6 +292,27 @@ export async function releaseAll(ns: string): Promise<void> {
         merge,
       )
       .catch(() => undefined);
+}
+
+/** Resolves when the operator logs that it started; its log is read (and dropped) to the end. */
+function whenStarted(proc: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the operator did not start within ${STARTUP_TIMEOUT_MS} ms`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    let tail = '';
+    let seen = false;
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (seen) return;
+      tail = (tail + chunk).slice(-4096);
+      if (!tail.includes(STARTED)) return;
+      seen = true;
+      clearTimeout(timer);
+      resolve();
+    });
+    proc.once('exit', (code) => reject(new Error(`the operator exited (${code}) before it started`)));
+  });
 }
 
 /** Longest wait for the operator's graceful exit (which writes a --heap-prof or --cpu-prof profile). */
