@@ -22,5 +22,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER 65532:65532
+# V8's heap sizing: see nodeOptions in charts/mapreduce-operator/values.yaml (the chart sets the same).
+ENV NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=256"
 EXPOSE 8081 9464
 ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]

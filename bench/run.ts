@@ -19,6 +19,7 @@ import {
 import { createJob, getJob, jobPods } from '../test/support/jobs.js';
 import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
+import { measureMemory, operatorNodeOptions } from './memory.js';
 import { measureSpanPath } from './spanpath.js';
 import type { SpanPathResult } from './spanpath.js';
 
@@ -45,6 +46,14 @@ export const MAX_TIME_RATIO_COLLECTOR_OUTAGE = 1.1;
 export const MIN_SPAN_PATH_HEADROOM = 10;
 /** The issue's scale: one job of 100,000 items (the largest MAX_ITEMS allows), its spans into a real receiver. */
 const SPAN_PATH_ITEMS = 100_000;
+/** Aim, printed as met or not: the operator's peak RSS (VmHWM) through a 100,000-item job at parallelism 500. */
+export const PEAK_RSS_GOAL_MIB = 256;
+/**
+ * The memory run: a 100,000-item job at parallelism 500 (bench/memory.ts), watched this long from its creation.
+ * Its input snapshot, its first waves of pods and their churn take the peak (docs/architecture.md, "Memory"); the
+ * whole job takes the local cluster most of an hour.
+ */
+const MEMORY_RUN = { items: 100_000, parallelism: 500, duration: '200ms', stopAfterS: 120 };
 
 interface Workload {
   items: number;
@@ -221,8 +230,9 @@ async function runMapReduceJob(w: Workload, options: RunOptions = {}): Promise<M
   const proc = spawn(
     process.execPath,
     [
-      // BENCH_NODE_OPTIONS, e.g. --max-old-space-size=128, to see how much of the peak is collectable garbage.
-      ...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
+      // The image's V8 flags (the chart's nodeOptions), unless BENCH_NODE_OPTIONS says otherwise (e.g.
+      // --max-old-space-size=96 to see how much of the peak is collectable garbage; ' ' for V8's defaults).
+      ...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? operatorNodeOptions()),
       path.join(REPO_ROOT, 'dist', 'main.js'),
       `--kubeconfig=${kubeconfigPath()}`,
       `--namespace=${ns}`,
@@ -346,6 +356,8 @@ async function main(): Promise<void> {
     await spanReceiver.stop();
   }
 
+  const memory = await measureMemory(MEMORY_RUN);
+
   const timeRatio = small.seconds / indexed;
   const memoryGrowth = large.peakMb / small.peakMb;
   console.log(row('measure', 'value'));
@@ -430,6 +442,15 @@ async function main(): Promise<void> {
       `${((spanPath.cpuSeconds * 1000) / spanPath.spans).toFixed(3)} ms`,
       `${spanPath.peakRssMb.toFixed(0)} MB (${spanPath.baselineRssMb.toFixed(0)} MB before the job)`,
     ),
+  );
+
+  console.log(
+    `${row(
+      `peak RSS, ${MEMORY_RUN.items.toLocaleString('en-US')} items at parallelism ${MEMORY_RUN.parallelism}, first ${MEMORY_RUN.stopAfterS} s`,
+      `${memory.peakMb.toFixed(0)} MiB`,
+      `goal ${PEAK_RSS_GOAL_MIB} MiB`,
+      memory.peakMb <= PEAK_RSS_GOAL_MIB ? 'met' : 'not met',
+    )}  (${memory.baselineMb.toFixed(0)} MiB before the job; ${memory.succeeded} items done; V8 flags ${memory.nodeOptions.join(' ') || 'none'})`,
   );
 
   const wallRatio = best(tracingOn, (r) => r.seconds) / best(tracingOff, (r) => r.seconds);

@@ -101,6 +101,27 @@ export function readShards(configMaps: V1ConfigMap[]): StoredItem[] {
   return items.sort((a, b) => a.index - b.index);
 }
 
+/**
+ * The items of a snapshot just planned by shardItems, as readShards reads them back from its shards (index order,
+ * each item's JSON and id as stored, its shard), without reading them back: for 100,000 items that made tens of
+ * MB of garbage (every key's entry, its id key, a sort) at the moment the snapshot's requests are in flight. Pure.
+ */
+export function plannedItems(
+  items: ResolvedItem[],
+  shards: { name: string; data: Record<string, string> }[],
+): StoredItem[] {
+  const stored: StoredItem[] = [];
+  let s = 0; // shards hold runs of items in the order they were given
+  for (const item of items) {
+    const key = String(item.index);
+    while (s < shards.length && shards[s]!.data[key] === undefined) s++;
+    const shard = shards[s]!;
+    stored.push({ index: item.index, id: item.id, json: shard.data[key]!, shard: shard.name });
+  }
+  const ascending = stored.every((item, i) => i === 0 || item.index > stored[i - 1]!.index);
+  return ascending ? stored : stored.sort((a, b) => a.index - b.index);
+}
+
 /** On every shard: how many items the whole snapshot holds, so a complete one can be told from a partial one. */
 export const ANNOTATION_TOTAL_ITEMS = 'mapreduce.dev/total-items';
 
@@ -184,7 +205,7 @@ export class ItemStore {
         },
       });
     }
-    const stored = readShards(shards.map((s) => ({ metadata: { name: s.name }, data: s.data })));
+    const stored = plannedItems(items, shards);
     this.cache.set(job.metadata.uid!, stored);
     return stored;
   }

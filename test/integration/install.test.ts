@@ -124,6 +124,18 @@ describe('install', function () {
     expect(args).to.include('--namespace=team-a');
   });
 
+  it("sets NODE_OPTIONS to its nodeOptions (the image's V8 heap flags by default), and none when empty", function () {
+    const nodeOptions = (manifests: ReturnType<typeof render>): (string | undefined)[] =>
+      (find(manifests, 'Deployment', 'mr-mapreduce-operator') as unknown as V1Deployment)
+        .spec!.template.spec!.containers[0]!.env!.filter((e) => e.name === 'NODE_OPTIONS')
+        .map((e) => e.value);
+    expect(nodeOptions(render())).to.deep.equal(['--max-semi-space-size=16 --max-old-space-size=256']);
+    expect(nodeOptions(render('--set', 'nodeOptions=--max-old-space-size=400'))).to.deep.equal([
+      '--max-old-space-size=400',
+    ]);
+    expect(nodeOptions(render('--set', 'nodeOptions='))).to.deep.equal([]);
+  });
+
   it('sets the OTEL_* variables of its telemetry values, and none of them by default', function () {
     const otelEnv = (manifests: ReturnType<typeof render>): Record<string, string | undefined> =>
       Object.fromEntries(

@@ -1,6 +1,12 @@
 // shardItems: how the input snapshot is cut into ConfigMaps that the API server and etcd accept.
 import { expect } from 'chai';
-import { MAX_ITEMS_PER_SHARD, MAX_ITEMS_SHARD_BYTES, shardItems } from '../../src/controller/itemstore.js';
+import {
+  MAX_ITEMS_PER_SHARD,
+  MAX_ITEMS_SHARD_BYTES,
+  plannedItems,
+  readShards,
+  shardItems,
+} from '../../src/controller/itemstore.js';
 import type { ResolvedItem } from '../../src/input/resolve.js';
 import type { JsonValue } from '../../src/api/types.js';
 
@@ -64,5 +70,42 @@ describe('shardItems', function () {
     expect(data['44999.id']).to.equal('id-44999');
     expect(data['44998.id']).to.equal(undefined);
     expect(MAX_ITEMS_PER_SHARD).to.equal(20_000);
+  });
+});
+
+describe('plannedItems', function () {
+  const cases: { name: string; items: ResolvedItem[] }[] = [
+    { name: '41,000 integers in three shards', items: items(41_000, (i) => i) },
+    {
+      name: 'items with ids of their own and without',
+      items: items(
+        30_000,
+        (i) => ({ n: i }),
+        (i) => (i % 3 ? `file-${i}.txt` : String(i)),
+      ),
+    },
+    { name: 'large items, a few per shard', items: items(5, (i) => String(i).repeat(300_000)) },
+    {
+      // A re-run's items keep the earlier job's indexes; given out of order, they are still read in index order.
+      name: 'indexes of their own, out of order',
+      items: [7, 3, 42, 5].map((index) => ({ index, id: `item-${index}`, value: index * 10 })),
+    },
+  ];
+  for (const tc of cases) {
+    it(`${tc.name}: what readShards reads back from the shards`, function () {
+      const shards = shardItems('wc', tc.items);
+      const readBack = readShards(shards.map((s) => ({ metadata: { name: s.name }, data: s.data })));
+      expect(plannedItems(tc.items, shards)).to.deep.equal(readBack);
+    });
+  }
+
+  it('names each item’s shard and its JSON as the pod receives it', function () {
+    const input = items(40_001, (i) => ({ n: i }));
+    const planned = plannedItems(input, shardItems('wc', input));
+    expect([planned[0], planned[20_000], planned[40_000]]).to.deep.equal([
+      { index: 0, id: '0', json: '{"n":0}', shard: 'wc-items-0' },
+      { index: 20_000, id: '20000', json: '{"n":20000}', shard: 'wc-items-1' },
+      { index: 40_000, id: '40000', json: '{"n":40000}', shard: 'wc-items-2' },
+    ]);
   });
 });

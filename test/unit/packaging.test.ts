@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { load } from 'js-yaml';
 import { REPO_ROOT } from '../support/cluster.js';
 
 const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
@@ -28,6 +29,19 @@ describe('container image', function () {
     };
     expect(pkg.main).to.equal('dist/main.js');
     expect(pkg.engines.node).to.equal('>=24 <25');
+  });
+
+  it("sizes V8's heap the same way in the image, the chart and npm start", function () {
+    const image = /^ENV NODE_OPTIONS="(.*)"$/m.exec(finalStage)?.[1];
+    expect(image).to.equal('--max-semi-space-size=16 --max-old-space-size=256');
+    const values = load(
+      readFileSync(path.join(REPO_ROOT, 'charts', 'mapreduce-operator', 'values.yaml'), 'utf8'),
+    ) as { nodeOptions: string };
+    expect(values.nodeOptions).to.equal(image);
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: { start: string };
+    };
+    expect(pkg.scripts.start).to.equal(`node ${image} dist/main.js`);
   });
 
   it('copies only production dependencies and the build output into the final stage', function () {
