@@ -292,6 +292,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const before = machine();
   const results = new Results();
+  // Written after each part too, so a part that fails late does not lose the figures before it.
+  const checkpoint = (): string => writeResults(results, parts, before, startedAt);
   console.log(
     `parts: ${[...parts].join(', ')} (BENCH_ONLY=part,... runs some); machine ${JSON.stringify(before)}`,
   );
@@ -334,6 +336,7 @@ async function main(): Promise<void> {
     console.log();
   }
 
+  checkpoint();
   if (has('memory')) {
     const s = await small();
     const l = await large();
@@ -378,6 +381,7 @@ async function main(): Promise<void> {
     console.log();
   }
 
+  checkpoint();
   if (has('apicalls')) {
     const l = await large();
     printApiCalls(`API calls, ${LARGE.items} items, tracing off`, l);
@@ -405,6 +409,7 @@ async function main(): Promise<void> {
     console.log();
   }
 
+  checkpoint();
   const tracingOff: MapReduceRun[] = [];
   const tracingOn: MapReduceRun[] = [];
   let noOutage: MapReduceRun | undefined;
@@ -543,6 +548,7 @@ async function main(): Promise<void> {
     ok &&= m.met!;
   }
 
+  checkpoint();
   if (has('spanpath')) {
     const spanReceiver = await OtlpReceiver.start();
     let spanPath: SpanPathResult;
@@ -602,6 +608,7 @@ async function main(): Promise<void> {
     }
   }
 
+  checkpoint();
   if (has('manyjobs')) {
     const many = await runManyJobs(MANY_JOBS, MANY_JOB);
     const med = median(many.seconds);
@@ -659,6 +666,7 @@ async function main(): Promise<void> {
     results.detail.manyJobsSeconds = many.seconds.map((x) => Number(x.toFixed(2)));
   }
 
+  checkpoint();
   if (has('equal')) {
     restartControllerManager(EQUAL_QPS, EQUAL_BURST);
     let indexed: number;
@@ -725,7 +733,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const file = writeResults(results, parts, before, startedAt);
+  const file = checkpoint();
   console.log(
     `\nresults: ${path.relative(REPO_ROOT, file)}; load average ${before.loadAverage.join(' ')} before, ${machine().loadAverage.join(' ')} after`,
   );
