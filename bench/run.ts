@@ -194,8 +194,13 @@ function gitCommit(): string {
 }
 
 /** Writes bench/results/<UTC date>-<short commit>.json; returns its path. */
-function writeResults(results: Results, parts: Set<Part>, before: Machine, startedAt: Date): string {
-  const commit = gitCommit();
+function writeResults(
+  results: Results,
+  parts: Set<Part>,
+  before: Machine,
+  startedAt: Date,
+  commit: string,
+): string {
   const dir = path.join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${startedAt.toISOString().slice(0, 10)}-${commit}.json`);
@@ -293,7 +298,8 @@ async function main(): Promise<void> {
   const before = machine();
   const results = new Results();
   // Written after each part too, so a part that fails late does not lose the figures before it.
-  const checkpoint = (): string => writeResults(results, parts, before, startedAt);
+  const commit = gitCommit(); // at the start: the tree may change while the bench runs
+  const checkpoint = (): string => writeResults(results, parts, before, startedAt, commit);
   console.log(
     `parts: ${[...parts].join(', ')} (BENCH_ONLY=part,... runs some); machine ${JSON.stringify(before)}`,
   );
