@@ -107,21 +107,27 @@ export function callsOf(rows: readonly ApiCallRow[], verb: string, resource: str
 }
 
 /**
- * Who usually makes this call on the local control plane (the counter does not say): the operator's writes,
+ * Who usually makes this call on the local control plane (the counter does not say): the controller's (the
+ * operator's, or kube-controller-manager's Job controller for an Indexed Job) writes,
  * the scheduler's bindings and Events, kwok's pod status and Events (standing in for kubelets). Reads and
  * watches are every informer's (operator, scheduler, kwok, kube-controller-manager): left blank.
  */
-export function actorOf(row: Pick<ApiCallRow, 'verb' | 'resource'>): string {
+export function actorOf(row: Pick<ApiCallRow, 'verb' | 'resource'>, controller = 'operator'): string {
   const { verb, resource } = row;
   if (['get', 'list', 'watch'].includes(verb)) return '';
   if (resource === 'pods/binding' || resource === 'events.events.k8s.io') return 'scheduler';
   if (resource === 'pods/status' || resource === 'nodes/status' || resource.startsWith('leases.'))
     return 'kwok';
   // kwok's pod-delete stage deletes again a pod already deleted with grace period 0: a 404 per pod.
-  if (resource === 'pods' && verb === 'delete') return 'operator; the errors: kwok';
-  if (resource === 'events') return 'kwok (the operator: a few per job)';
-  if (resource === 'pods' || resource.startsWith('mapreducejobs.') || resource === 'configmaps')
-    return 'operator';
+  if (resource === 'pods' && verb === 'delete') return `${controller}; the errors: kwok`;
+  if (resource === 'events') return `kwok (the ${controller}: a few per job)`;
+  if (
+    resource === 'pods' ||
+    resource.startsWith('mapreducejobs.') ||
+    resource.startsWith('jobs.batch') ||
+    resource === 'configmaps'
+  )
+    return controller;
   return '';
 }
 
