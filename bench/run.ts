@@ -210,6 +210,8 @@ function writeResults(
     startedAt: startedAt.toISOString(),
     seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     parts: [...parts],
+    /** Parts with figures so far: fewer than `parts` if the bench stopped early. */
+    partsDone: [...new Set(results.measures.map((m) => m.part))],
     machine: { ...before, loadAverageBefore: before.loadAverage, loadAverageAfter: machine().loadAverage },
     measures: results.measures,
     detail: results.detail,
@@ -415,13 +417,13 @@ async function main(): Promise<void> {
     results.detail.apiCalls = { workload: LARGE, attempts: l.attempts, rows: perAttempt(l) };
     results.add({
       part: 'apicalls',
-      name: `API calls per attempt, ${LARGE.items} items, all`,
+      name: `API calls per attempt, ${LARGE.items} items, all clients`,
       value: l.apiCalls.reduce((n, c) => n + c.calls, 0) / l.attempts,
       unit: 'calls',
     });
     results.add({
       part: 'apicalls',
-      name: `API writes per attempt, ${LARGE.items} items`,
+      name: `API writes per attempt, ${LARGE.items} items, all clients`,
       value: writesPerAttempt(l),
       unit: 'calls',
     });
