@@ -76,7 +76,12 @@ const OUTAGE_JOB: Workload = { items: 300, parallelism: 30, duration: '1s' };
 const OUTAGE: Outage = { startMs: 4_000, lengthMs: 60_000 };
 /** Many jobs at once: this many of MANY_JOB each, submitted together to one operator. */
 const MANY_JOBS = 50;
-const MANY_JOB: Workload = { items: 200, parallelism: 20, duration: '200ms' };
+const MANY_JOB: Workload = {
+  // BENCH_MANY_JOB_ITEMS: fewer items per job, for a machine too loaded to run 10,000 pods in the time at hand.
+  items: Number(process.env.BENCH_MANY_JOB_ITEMS ?? 200),
+  parallelism: 20,
+  duration: '200ms',
+};
 /** Equal client limits, latency-bound: demand well below what the cluster can schedule and finish. */
 const LATENCY_BOUND: Workload = { items: 500, parallelism: 20, duration: '500ms' };
 /**
@@ -205,7 +210,12 @@ function writeResults(
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${startedAt.toISOString().slice(0, 10)}-${commit}.json`);
   const body = {
-    command: process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} npm run bench` : 'npm run bench',
+    command: [
+      ...['BENCH_ONLY', 'BENCH_MANY_JOB_ITEMS', 'BENCH_NODE_OPTIONS']
+        .filter((v) => process.env[v])
+        .map((v) => `${v}=${process.env[v]}`),
+      'npm run bench',
+    ].join(' '),
     commit,
     startedAt: startedAt.toISOString(),
     seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
@@ -213,6 +223,13 @@ function writeResults(
     /** Parts with figures so far: fewer than `parts` if the bench stopped early. */
     partsDone: [...new Set(results.measures.map((m) => m.part))],
     machine: { ...before, loadAverageBefore: before.loadAverage, loadAverageAfter: machine().loadAverage },
+    workloads: {
+      small: SMALL,
+      large: LARGE,
+      outage: OUTAGE_JOB,
+      manyJobs: { jobs: MANY_JOBS, each: MANY_JOB },
+      equalLimits: LATENCY_BOUND,
+    },
     measures: results.measures,
     detail: results.detail,
   };
