@@ -91,7 +91,10 @@ const LATENCY_BOUND: Workload = { items: 500, parallelism: 20, duration: '500ms'
  */
 const TRACING_ROUNDS = 2;
 function row(...cells: (string | number)[]): string {
-  return cells.map((c, i) => String(c).padEnd(i === 0 ? 58 : 12)).join('');
+  return cells
+    .map((c, i) => `${String(c).padEnd(i === 0 ? 58 : 12)} `)
+    .join('')
+    .trimEnd();
 }
 
 const best = (runs: MapReduceRun[], measure: (r: MapReduceRun) => number): number =>
