@@ -1,0 +1,28 @@
+// The bench's runs (bench/runs.ts) at small sizes, so `npm run bench` cannot rot: one job through a fresh
+// operator with its API calls counted by the API server, and several jobs at once. Only counts that nothing
+// but this test can move are asserted (no other test creates pods or MapReduceJobs while it runs): one pod
+// create and one scheduler binding per attempt, one MapReduceJob create. Timing lives in the bench only.
+import { expect } from 'chai';
+import { callsOf } from '../../bench/apicalls.js';
+import { runManyJobs, runMapReduceJob } from '../../bench/runs.js';
+
+describe('bench smoke (bench/runs.ts)', function () {
+  it("counts a 20-item job's API calls from the API server: a pod create and a binding per attempt", async () => {
+    const r = await runMapReduceJob({ items: 20, parallelism: 10, duration: '100ms' }, { fromSource: true });
+    expect({
+      attempts: r.attempts,
+      unsettled: r.unsettled,
+      podCreates: callsOf(r.apiCalls, 'post', 'pods'),
+      bindings: callsOf(r.apiCalls, 'post', 'pods/binding'),
+      jobCreates: callsOf(r.apiCalls, 'post', 'mapreducejobs.mapreduce.dev'),
+    }).to.deep.equal({ attempts: 20, unsettled: undefined, podCreates: 20, bindings: 20, jobCreates: 1 });
+  });
+
+  it('runs 2 jobs submitted together to the end, each with its own time', async () => {
+    const r = await runManyJobs(2, { items: 3, parallelism: 3, duration: '100ms' }, { fromSource: true });
+    expect({ succeeded: r.succeeded, timed: r.seconds.filter((s) => s > 0).length }).to.deep.equal({
+      succeeded: 2,
+      timed: 2,
+    });
+  });
+});
