@@ -11,7 +11,7 @@
 // image's V8 flags (the chart's nodeOptions) unless --node-options says otherwise ('none': V8's defaults). The
 // timeline goes to DIR/timeline.jsonl (default: a fresh temporary folder), the probe's lines to
 // DIR/memprobe.jsonl, snapshots to DIR.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import {
   mkdirSync,
@@ -40,6 +40,7 @@ import {
 import { createJob, getJob } from '../test/support/jobs.js';
 import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
+import { cpuSeconds, procStatus } from './proc.js';
 
 /** How often the operator's /proc/PID/status and the job's status are read. */
 const SAMPLE_EVERY_MS = 1000;
@@ -105,22 +106,6 @@ export interface MemoryRun {
   maxHeapTotalMb: number;
   maxHeapUsedMb: number;
   loadAverage: string;
-}
-
-function procStatus(pid: number): { rssMb: number; hwmMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
-}
-
-const CLOCK_TICKS_PER_SECOND =
-  Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** User + system CPU seconds of the process, all its threads (fields 14 and 15 of /proc/PID/stat). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 function environmentWithoutOtel(): NodeJS.ProcessEnv {

@@ -3,7 +3,6 @@
 // MapReduceJobs at once. bench/run.ts puts them together; test/integration/bench.test.ts runs them small.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { FINALIZER_TELEMETRY, FINALIZER_TRACKING } from '../src/api/constants.js';
@@ -44,20 +43,7 @@ const SETTLE_POLL_MS = 500;
 /** Spans of a job without a reduce phase: one per item, the map phase, the job. */
 const jobSpanCount = (w: Workload): number => w.items + 2;
 
-const CLOCK_TICKS_PER_SECOND =
-  Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-export function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-/** User + system CPU seconds of the process, all its threads (fields 14 and 15 of /proc/PID/stat). */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after comm, which may hold spaces
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
+import { cpuSeconds, peakRssMb } from './proc.js';
 
 /** How often `until` looks, unless told. */
 const POLL_MS = 200;
