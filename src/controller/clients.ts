@@ -1,14 +1,26 @@
 // The controller's view of the API server: the calls it makes and the caches it reads, as small types, so
 // a test can hand it a recording client and plain lists (the real ones are wired in wiring.ts).
-import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, PatchStrategy, V1Pod } from '@kubernetes/client-node';
 
-/** Core API calls: the job's pods, its item and result ConfigMaps, a ConfigMap input, Events (a re-run patches an earlier job's result pieces: rerun.ts). */
+/**
+ * The pod calls managePods makes, as plain JSON (podapi.ts): client-node's names, narrower arguments, and no
+ * answer where nothing reads one.
+ */
+export interface PodClient {
+  readNamespacedPod(param: { namespace: string; name: string }): Promise<V1Pod>;
+  createNamespacedPod(param: { namespace: string; body: V1Pod }): Promise<V1Pod>;
+  deleteNamespacedPod(param: { namespace: string; name: string; gracePeriodSeconds?: number }): Promise<void>;
+  patchNamespacedPod(param: {
+    namespace: string;
+    name: string;
+    body: object;
+    patchStrategy: PatchStrategy;
+  }): Promise<void>;
+}
+
+/** Other core API calls: the job's item and result ConfigMaps, a ConfigMap input, Events (a re-run patches an earlier job's result pieces: rerun.ts). */
 export type CoreClient = Pick<
   CoreV1Api,
-  | 'createNamespacedPod'
-  | 'deleteNamespacedPod'
-  | 'patchNamespacedPod'
-  | 'readNamespacedPod'
   | 'readNamespacedConfigMap'
   | 'listNamespacedConfigMap'
   | 'createNamespacedConfigMap'

@@ -11,7 +11,7 @@ import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { FromJobStatus, MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import { apiMessage, isInvalid, isNotFound } from '../apierrors.js';
 import { InputError } from '../input/resolve.js';
-import type { JobClient, CoreClient, ObjectCache } from './clients.js';
+import type { JobClient, CoreClient, ObjectCache, PodClient } from './clients.js';
 import { setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import type { Expectations } from './expectations.js';
@@ -47,6 +47,8 @@ function splitKey(key: string): [string, string] {
 
 export interface ControllerDeps {
   core: CoreClient;
+  /** The pod calls (podapi.ts). */
+  podApi: PodClient;
   jobsApi: JobClient;
   /** Informer caches: read only, never mutated (syncJob works on a copy). */
   jobs: ObjectCache<MapReduceJob>;
@@ -173,7 +175,7 @@ export class Controller {
     // Pods whose telemetry is not delivered yet keep their finalizer; nothing else waits for telemetry.
     const hold = hooks.unsettled(job, [...state.delete, ...state.release]);
     const managed = await managePods(
-      this.deps.core,
+      this.deps.podApi,
       expectations,
       key,
       {
@@ -252,7 +254,7 @@ export class Controller {
     const { hooks, expectations } = this.deps;
     if (!job.metadata.finalizers?.includes(FINALIZER_TELEMETRY)) {
       log.debug('job is being deleted; releasing its pods');
-      await managePods(this.deps.core, expectations, key, { create: [], delete: [], release: owned }, log);
+      await managePods(this.deps.podApi, expectations, key, { create: [], delete: [], release: owned }, log);
       return undefined;
     }
     log.debug('job is being deleted; delivering its spans before it goes');
@@ -261,7 +263,7 @@ export class Controller {
     const running = owned.filter((p) => !isTerminated(p));
     const cancelledAt = job.status?.completionTime ?? toDate(job.metadata.deletionTimestamp)?.toISOString();
     const managed = await managePods(
-      this.deps.core,
+      this.deps.podApi,
       expectations,
       key,
       {
@@ -388,7 +390,7 @@ export class Controller {
       });
       hold = hooks.unsettled(job, [...state.delete, ...state.release]);
       const managed = await managePods(
-        this.deps.core,
+        this.deps.podApi,
         this.deps.expectations,
         key,
         {
@@ -434,7 +436,7 @@ export class Controller {
     if (strays.length === 0) return;
     log.info({ pods: strays.length }, 'releasing pods no live job of this name controls');
     await managePods(
-      this.deps.core,
+      this.deps.podApi,
       this.deps.expectations,
       key,
       { create: [], delete: [], release: strays },

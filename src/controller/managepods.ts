@@ -5,12 +5,12 @@
 // runs) and loses its tracking finalizer; a pod kept for `kubectl logs` only loses the finalizer. A held
 // pod (its telemetry not yet delivered) is deleted all the same but keeps its finalizer: the data plane
 // never waits for telemetry, and the pod stays readable until its span is delivered.
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ANNOTATION_CANCELLED_AT, FINALIZER_TRACKING } from '../api/constants.js';
 import { ForeignObjectError, isConflict, isNotFound } from '../apierrors.js';
-import type { CoreClient } from './clients.js';
+import type { PodClient } from './clients.js';
 import type { Expectations } from './expectations.js';
 import { controllingJob, isTracked } from './ownership.js';
 
@@ -46,13 +46,8 @@ export interface ManageResult {
   createError?: Error;
 }
 
-type PodClient = Pick<
-  CoreClient,
-  'createNamespacedPod' | 'deleteNamespacedPod' | 'patchNamespacedPod' | 'readNamespacedPod'
->;
-
 /** The existing pod of this name has the owner the pod we tried to create names. */
-async function isOurs(core: Pick<CoreClient, 'readNamespacedPod'>, pod: V1Pod): Promise<boolean> {
+async function isOurs(core: Pick<PodClient, 'readNamespacedPod'>, pod: V1Pod): Promise<boolean> {
   try {
     const existing = await core.readNamespacedPod({
       namespace: pod.metadata!.namespace!,
@@ -72,31 +67,27 @@ export function isTerminated(pod: V1Pod): boolean {
 
 /** Marks a running pod as stopped with its job (a merge patch of one annotation). */
 async function markCancelled(
-  core: Pick<CoreClient, 'patchNamespacedPod'>,
+  core: Pick<PodClient, 'patchNamespacedPod'>,
   pod: V1Pod,
   at: string,
 ): Promise<void> {
-  await core.patchNamespacedPod(
-    {
-      namespace: pod.metadata!.namespace!,
-      name: pod.metadata!.name!,
-      body: { metadata: { annotations: { [ANNOTATION_CANCELLED_AT]: at } } },
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+  await core.patchNamespacedPod({
+    namespace: pod.metadata!.namespace!,
+    name: pod.metadata!.name!,
+    body: { metadata: { annotations: { [ANNOTATION_CANCELLED_AT]: at } } },
+    patchStrategy: PatchStrategy.MergePatch,
+  });
 }
 
 /** Removes the tracking finalizer, and only it (a strategic merge patch: no read, no index to race on). */
-export async function releasePod(core: Pick<CoreClient, 'patchNamespacedPod'>, pod: V1Pod): Promise<void> {
+export async function releasePod(core: Pick<PodClient, 'patchNamespacedPod'>, pod: V1Pod): Promise<void> {
   try {
-    await core.patchNamespacedPod(
-      {
-        namespace: pod.metadata!.namespace!,
-        name: pod.metadata!.name!,
-        body: { metadata: { '$deleteFromPrimitiveList/finalizers': [FINALIZER_TRACKING] } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-    );
+    await core.patchNamespacedPod({
+      namespace: pod.metadata!.namespace!,
+      name: pod.metadata!.name!,
+      body: { metadata: { '$deleteFromPrimitiveList/finalizers': [FINALIZER_TRACKING] } },
+      patchStrategy: PatchStrategy.StrategicMergePatch,
+    });
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -119,7 +110,7 @@ export class BackgroundReleaser {
   private readonly waiting: (() => void)[] = [];
 
   constructor(
-    private readonly core: Pick<CoreClient, 'patchNamespacedPod'>,
+    private readonly core: Pick<PodClient, 'patchNamespacedPod'>,
     private readonly log: Logger,
   ) {}
 

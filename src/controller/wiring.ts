@@ -17,6 +17,7 @@ import type { Informer } from './informer.js';
 import { ItemStore } from './itemstore.js';
 import { MultiNamespaceInformer } from './multinamespace.js';
 import { BackgroundReleaser } from './managepods.js';
+import { PodApi } from './podapi.js';
 import type { ControllerOptions } from './jobstate.js';
 import { transformPod } from './podtransform.js';
 import { ResultStore } from './resultstore.js';
@@ -103,11 +104,13 @@ export function createController(
   const pods = watching(config.namespaces, podsIn);
   const watched = config.namespaces.length > 0 ? config.namespaces.join(',') : '(all)';
   const queue = new WorkQueue();
-  const releaser = new BackgroundReleaser(core, log.child({ component: 'releaser' }));
+  const podApi = new PodApi(kc);
+  const releaser = new BackgroundReleaser(podApi, log.child({ component: 'releaser' }));
   const hooks = makeHooks({ jobs, pods, queue, releasePods: (p) => releaser.release(p) });
   const controller = new Controller(
     {
       core,
+      podApi,
       jobsApi: custom,
       jobs,
       pods,

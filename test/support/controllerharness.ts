@@ -66,6 +66,7 @@ export class ControllerHarness {
     this.controller = new Controller(
       {
         core: this.client,
+        podApi: this.client,
         jobsApi: this.client,
         jobs: this.jobs,
         pods: this.pods,

@@ -4,11 +4,11 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJob } from '../../src/api/types.js';
-import type { CoreClient, JobClient, ObjectCache } from '../../src/controller/clients.js';
+import type { CoreClient, JobClient, ObjectCache, PodClient } from '../../src/controller/clients.js';
 import type { ControllerHooks, PodDecorations } from '../../src/controller/hooks.js';
 import type { PodToCreate } from '../../src/controller/jobstate.js';
 
-type Method = keyof CoreClient | keyof JobClient;
+type Method = keyof CoreClient | keyof JobClient | keyof PodClient;
 
 interface Failure {
   method: Method;
@@ -30,7 +30,7 @@ function describeTarget(t: PodToCreate): string {
   return t.phase === 'map' ? `map ${t.index}/${t.attempt}` : `reduce ${t.attempt}`;
 }
 
-export class RecordingClient implements CoreClient, JobClient {
+export class RecordingClient implements CoreClient, JobClient, PodClient {
   /** Every call, in order, shared with RecordingHooks: "createNamespacedPod ns/wc-0-0". */
   readonly log: string[] = [];
   /** What list/read of ConfigMaps answer. */
@@ -66,24 +66,25 @@ export class RecordingClient implements CoreClient, JobClient {
     return Promise.resolve(param.body);
   }
 
-  deleteNamespacedPod(param: { namespace: string; name: string }): Promise<V1Pod> {
+  deleteNamespacedPod(param: { namespace: string; name: string }): Promise<void> {
     this.call('deleteNamespacedPod', `${param.namespace}/${param.name}`);
     this.deletedPods.push(param.name);
-    return Promise.resolve({});
+    return Promise.resolve();
   }
 
   patchNamespacedPod(param: {
     namespace: string;
     name: string;
     body: { metadata?: Record<string, unknown> };
-  }): Promise<V1Pod> {
+    patchStrategy: string;
+  }): Promise<void> {
     const released = param.body.metadata?.['$deleteFromPrimitiveList/finalizers'];
     this.call(
       'patchNamespacedPod',
       `${param.namespace}/${param.name}`,
       released ? 'release' : JSON.stringify(param.body),
     );
-    return Promise.resolve({});
+    return Promise.resolve();
   }
 
   /** What readNamespacedPod answers (404 for other names). */

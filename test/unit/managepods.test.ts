@@ -27,13 +27,13 @@ class GatedClient {
   maxInFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
-  patchNamespacedPod(): Promise<V1Pod> {
+  patchNamespacedPod(): Promise<void> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     return new Promise((resolve) =>
       this.waiting.push(() => {
         this.inFlight--;
-        resolve({});
+        resolve();
       }),
     );
   }
