@@ -55,8 +55,28 @@ export function toDate(value: Date | string | undefined): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** Reads one of the operator's pods; undefined for a pod without the operator's labels. */
+/**
+ * What each pod object was read as. A cached pod is never changed in place (an update replaces the object), and
+ * every reconcile, span hand-over and gauge reads all of a job's pods again: a --cpu-prof of a 2,000-item job
+ * spent over half of computeJobState's time re-reading unchanged pods.
+ */
+const observed = new WeakMap<V1Pod, PodObservation | null>();
+
+/**
+ * Reads one of the operator's pods; undefined for a pod without the operator's labels. The same pod object
+ * gives the same (frozen) observation: callers share it and must not change it, nor the pod after reading it.
+ */
 export function observePod(pod: V1Pod): PodObservation | undefined {
+  let obs = observed.get(pod);
+  if (obs === undefined) {
+    obs = readPod(pod) ?? null;
+    if (obs) Object.freeze(obs);
+    observed.set(pod, obs);
+  }
+  return obs ?? undefined;
+}
+
+function readPod(pod: V1Pod): PodObservation | undefined {
   const labels = pod.metadata?.labels ?? {};
   const phase = labels[LABEL_PHASE];
   if (phase !== PHASE_MAP && phase !== PHASE_REDUCE) return undefined;
