@@ -91,6 +91,29 @@ export async function ensureCluster(): Promise<void> {
 /** Thrown by a waitFor probe to stop waiting at once (the thing waited for can no longer happen). */
 export class WaitAborted extends Error {}
 
+/**
+ * Longest wait for one probe's answer. client-node sets no request timeout, and a request sent just as the
+ * kube-apiserver restarts (the fault suite restarts it) can wait forever; a probe that does not answer in
+ * this long counts as failed, and the next one is sent (client-node opens a fresh connection per request).
+ */
+const PROBE_TIMEOUT_MS = 30_000;
+
+/** The probe's answer, or a rejection once PROBE_TIMEOUT_MS has passed without one. */
+async function answerOf<T>(probe: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the probe did not answer in ${PROBE_TIMEOUT_MS} ms`)),
+      PROBE_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([probe(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
@@ -100,7 +123,7 @@ export async function waitFor<T>(
   let lastError: unknown;
   for (;;) {
     try {
-      const value = await probe();
+      const value = await answerOf(probe);
       if (value !== undefined && value !== false) return value;
     } catch (err) {
       if (err instanceof WaitAborted) throw err;
