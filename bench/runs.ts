@@ -43,7 +43,7 @@ const SETTLE_POLL_MS = 500;
 /** Spans of a job without a reduce phase: one per item, the map phase, the job. */
 const jobSpanCount = (w: Workload): number => w.items + 2;
 
-import { cpuSeconds, peakRssMb } from './proc.js';
+import { componentPid, cpuSeconds, peakRssMb } from './proc.js';
 
 /** How often `until` looks, unless told. */
 const POLL_MS = 200;
@@ -68,6 +68,11 @@ export interface IndexedJobRun {
   attempts: number;
   /** Every API call the API server counted from just before the Job's creation until Complete. */
   apiCalls: ApiCallRow[];
+  /**
+   * kube-controller-manager's CPU seconds over the same span, on the local control plane (undefined elsewhere):
+   * the Job controller's cost for these pods, with whatever the manager's other controllers did meanwhile.
+   */
+  controllerManagerCpu?: number;
 }
 
 /** The same fan-out as a Kubernetes Indexed Job (kube-controller-manager's Job controller). */
@@ -76,6 +81,8 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
   const own = new OwnCalls();
   try {
     const callsBefore = await apiRequestCounts(cluster().kc);
+    const kcm = componentPid('kube-controller-manager');
+    const kcmCpuBefore = kcm === undefined ? 0 : cpuSeconds(kcm);
     const started = Date.now();
     await cluster().batch.createNamespacedJob({
       namespace: ns,
@@ -101,10 +108,11 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
       return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ?? false;
     });
     const seconds = (Date.now() - started) / 1000;
+    const controllerManagerCpu = kcm === undefined ? undefined : cpuSeconds(kcm) - kcmCpuBefore;
     // Complete is set once every pod is counted and has lost its tracking finalizer: the Job's calls are done.
     // Its pods stay until the Job is deleted (their deletes, by the garbage collector, are not counted here).
     const apiCalls = callsBetween(callsBefore, await apiRequestCounts(cluster().kc), own.counts);
-    return { seconds, attempts, apiCalls };
+    return { seconds, attempts, apiCalls, controllerManagerCpu };
   } finally {
     await deleteTestNamespace(ns);
   }

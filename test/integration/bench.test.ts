@@ -1,9 +1,11 @@
 // The bench's runs (bench/runs.ts) at small sizes, so `npm run bench` cannot rot: one job through a fresh
 // operator with its API calls counted by the API server, and several jobs at once. Only counts that nothing
 // but this test can move are asserted (no other test creates pods or MapReduceJobs while it runs): one pod
-// create and one scheduler binding per attempt, one MapReduceJob create. Timing lives in the bench only.
+// create and one scheduler binding per attempt, one MapReduceJob create; the bare client's pods all run and go.
+// Timing lives in the bench only.
 import { expect } from 'chai';
 import { callsOf } from '../../bench/apicalls.js';
+import { runBareClient } from '../../bench/bareclient.js';
 import { runManyJobs, runMapReduceJob } from '../../bench/runs.js';
 
 describe('bench smoke (bench/runs.ts)', function () {
@@ -24,5 +26,14 @@ describe('bench smoke (bench/runs.ts)', function () {
       succeeded: 2,
       timed: 2,
     });
+  });
+
+  it('runs a bare client through 12 pods, 4 at a time, and leaves none', async () => {
+    const r = await runBareClient({ items: 12, parallelism: 4, duration: '100ms' });
+    expect({
+      pods: r.pods,
+      left: r.left,
+      timed: r.seconds > 0 && r.podsPerSecond === 12 / r.seconds,
+    }).to.deep.equal({ pods: 12, left: 0, timed: true });
   });
 });
