@@ -2,10 +2,12 @@
 // other than 410 Gone, so this one restarts it with exponential backoff. Objects can be transformed before
 // they enter the cache (client-go's SetTransform): client-node's ListWatch, given a list and a watch that
 // hand it transformed objects, keeps them and passes them to the handlers, with its relist and event logic.
-import { ListWatch, Watch } from '@kubernetes/client-node';
+import { ListWatch } from '@kubernetes/client-node';
+import type { Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isNotFound } from '../apierrors.js';
+import { StreamWatch } from './streamwatch.js';
 
 /** First restart delay after a watch error. */
 export const RESTART_BASE_DELAY_MS = 1000;
@@ -41,8 +43,8 @@ export interface InformerOptions<T> {
 /** Watch events that carry an object (ERROR carries a Status, BOOKMARK only a resourceVersion). */
 const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
 
-/** client-node's Watch, handing on each event's object transformed. */
-class TransformingWatch<T> extends Watch {
+/** The watch (StreamWatch: client-node's, leaner), handing on each event's object transformed. */
+class TransformingWatch<T> extends StreamWatch {
   constructor(
     kc: KubeConfig,
     private readonly transform: Transform<T>,
