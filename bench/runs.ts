@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
+import { isNotFound } from '../src/apierrors.js';
 import { FINALIZER_TELEMETRY, FINALIZER_TRACKING } from '../src/api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.js';
 import type { MapReduceJob } from '../src/api/types.js';
@@ -44,6 +45,9 @@ const SETTLE_POLL_MS = 500;
 const jobSpanCount = (w: Workload): number => w.items + 2;
 
 import { componentPid, cpuSeconds, peakRssMb } from './proc.js';
+
+/** How often the bench looks whether the Indexed Job's namespace (its pods) is gone. */
+const NAMESPACE_GONE_POLL_MS = 1000;
 
 /** How often `until` looks, unless told. */
 const POLL_MS = 200;
@@ -115,6 +119,20 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
     return { seconds, attempts, apiCalls, controllerManagerCpu };
   } finally {
     await deleteTestNamespace(ns);
+    // Its pods stay until now: the next run must not share the cluster with the garbage collector deleting them.
+    await until(
+      `namespace ${ns} gone`,
+      async () => {
+        try {
+          await cluster().core.readNamespace({ name: ns });
+          return false;
+        } catch (err) {
+          if (isNotFound(err)) return true;
+          throw err;
+        }
+      },
+      NAMESPACE_GONE_POLL_MS,
+    );
   }
 }
 
