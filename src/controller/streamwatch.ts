@@ -86,23 +86,21 @@ export class StreamWatch extends Watch {
         throw error;
       }
       timer.refresh(); // the headers came: from here on an inactivity timeout
-      let partial: Buffer | undefined; // the start of a line the next chunk ends
+      // The start of a line that later chunks end, joined once its end comes (a job's event can be ~600 KB).
+      let partial: Buffer[] = [];
       response.body.on('data', (chunk: Buffer) => {
         timer.refresh();
         let start = 0;
         for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
           const piece = chunk.subarray(start, nl);
-          emit(partial ? Buffer.concat([partial, piece]) : piece);
-          partial = undefined;
+          emit(partial.length > 0 ? Buffer.concat([...partial, piece]) : piece);
+          partial = [];
           start = nl + 1;
         }
-        if (start < chunk.length) {
-          const rest = chunk.subarray(start);
-          partial = partial ? Buffer.concat([partial, rest]) : rest;
-        }
+        if (start < chunk.length) partial.push(chunk.subarray(start));
       });
       response.body.on('end', () => {
-        if (partial) emit(partial);
+        if (partial.length > 0) emit(Buffer.concat(partial));
         end(null);
       });
       response.body.on('error', end);
