@@ -32,6 +32,14 @@ const TRACE_FLAGS_NONE = '00';
 /** When to look again at a job whose spans delivery could not take now (its memory bound was reached). */
 export const DELIVERY_FULL_RETRY_MS = 1_000;
 
+/**
+ * Pods released in the background, remembered (the latest this many) so a reconcile on a cache that still shows
+ * one tracked holds it instead of releasing it again. The cache catches up within the informer's lag, a fraction
+ * of a second, when at most a few hundred pods are released (MAX_BACKGROUND_RELEASES_IN_FLIGHT at a time);
+ * 10,000 uids are well beyond that, and under 1 MB.
+ */
+export const MAX_REMEMBERED_BACKGROUND_RELEASES = 10_000;
+
 export interface TracingOptions {
   delivery: SpanDelivery;
   /** The resource of the job's spans: the operator's, without what names one replica (setup.ts). */
@@ -71,6 +79,12 @@ export class TracingHooks implements ControllerHooks {
   private readonly releasable = new Map<string, { pod: V1Pod; jobKey: string }>();
   /** Uids of pods whose release is in flight: a reconcile meanwhile holds them (deletes but not releases). */
   private readonly releasing = new Set<string>();
+  /**
+   * Uids of pods released in the background, oldest first (MAX_REMEMBERED_BACKGROUND_RELEASES): held as well, as
+   * the cache may not show the release yet. Without this a reconcile released them again: the bench counted 0.35
+   * finalizer patches per attempt beyond the one needed, most answered 404 (the pod gone already).
+   */
+  private readonly releasedInBackground = new Set<string>();
 
   constructor(private readonly options: TracingOptions) {}
 
@@ -140,7 +154,11 @@ export class TracingHooks implements ControllerHooks {
     if (!this.sampled(job.status)) return held;
     for (const pod of pods) {
       const uid = pod.metadata?.uid;
-      if (uid && isTracked(pod) && (!this.options.delivery.settled(uid) || this.releasing.has(uid)))
+      if (
+        uid &&
+        isTracked(pod) &&
+        (!this.options.delivery.settled(uid) || this.releasing.has(uid) || this.releasedInBackground.has(uid))
+      )
         held.add(pod);
     }
     return held;
@@ -208,8 +226,17 @@ export class TracingHooks implements ControllerHooks {
     if (pods.length === 0) return;
     void release(pods).then((released) => {
       for (const pod of pods) this.releasing.delete(pod.metadata!.uid!);
+      for (const pod of released) this.rememberReleased(pod.metadata!.uid!);
       this.released(released);
     });
+  }
+
+  private rememberReleased(uid: string): void {
+    this.releasedInBackground.add(uid);
+    if (this.releasedInBackground.size > MAX_REMEMBERED_BACKGROUND_RELEASES) {
+      const oldest = this.releasedInBackground.values().next().value;
+      if (oldest !== undefined) this.releasedInBackground.delete(oldest);
+    }
   }
 
   holdsJob(job: MapReduceJob, trackedPods: number): boolean {
