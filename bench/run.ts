@@ -110,6 +110,23 @@ const THROUGHPUT_BOUND: Workload = { items: 5000, parallelism: 500, duration: '2
  * 35-70 s on a quiet machine, 125-260 s while others ran tests here); one pair (1) would halve it.
  */
 const TRACING_ROUNDS = 2;
+/**
+ * The Indexed Job and the MapReduceJob of one workload, kube-controller-manager and the operator both at
+ * --kube-api-qps=EQUAL_QPS --kube-api-burst=EQUAL_BURST; kube-controller-manager's defaults put back after.
+ */
+async function atEqualLimits(w: Workload): Promise<{ indexedRun: IndexedJobRun; mrj: MapReduceRun }> {
+  restartControllerManager(EQUAL_QPS, EQUAL_BURST);
+  try {
+    const indexedRun = await runIndexedJob(w);
+    const mrj = await runMapReduceJob(w, {
+      operatorArgs: [`--kube-api-qps=${EQUAL_QPS}`, `--kube-api-burst=${EQUAL_BURST}`],
+    });
+    return { indexedRun, mrj };
+  } finally {
+    restartControllerManager(KCM_DEFAULT_QPS, KCM_DEFAULT_BURST);
+  }
+}
+
 function row(...cells: (string | number)[]): string {
   return cells
     .map((c, i) => `${String(c).padEnd(i === 0 ? 58 : 12)} `)
@@ -758,17 +775,7 @@ async function main(): Promise<void> {
 
   checkpoint();
   if (has('equal')) {
-    restartControllerManager(EQUAL_QPS, EQUAL_BURST);
-    let indexedRun: IndexedJobRun;
-    let mrj: MapReduceRun;
-    try {
-      indexedRun = await runIndexedJob(LATENCY_BOUND);
-      mrj = await runMapReduceJob(LATENCY_BOUND, {
-        operatorArgs: [`--kube-api-qps=${EQUAL_QPS}`, `--kube-api-burst=${EQUAL_BURST}`],
-      });
-    } finally {
-      restartControllerManager(KCM_DEFAULT_QPS, KCM_DEFAULT_BURST);
-    }
+    const { indexedRun, mrj } = await atEqualLimits(LATENCY_BOUND);
     const indexed = indexedRun.seconds;
     const ideal =
       Math.ceil(LATENCY_BOUND.items / LATENCY_BOUND.parallelism) * durationSeconds(LATENCY_BOUND.duration);
@@ -846,17 +853,7 @@ async function main(): Promise<void> {
 
   checkpoint();
   if (has('throughput')) {
-    restartControllerManager(EQUAL_QPS, EQUAL_BURST);
-    let indexedRun: IndexedJobRun;
-    let mrj: MapReduceRun;
-    try {
-      indexedRun = await runIndexedJob(THROUGHPUT_BOUND);
-      mrj = await runMapReduceJob(THROUGHPUT_BOUND, {
-        operatorArgs: [`--kube-api-qps=${EQUAL_QPS}`, `--kube-api-burst=${EQUAL_BURST}`],
-      });
-    } finally {
-      restartControllerManager(KCM_DEFAULT_QPS, KCM_DEFAULT_BURST);
-    }
+    const { indexedRun, mrj } = await atEqualLimits(THROUGHPUT_BOUND);
     const bare = await runBareClient(THROUGHPUT_BOUND);
     console.log();
     console.log(
