@@ -23,6 +23,7 @@ import type { ItemStore, StoredItem } from './itemstore.js';
 import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
 import { isTerminated, managePods } from './managepods.js';
+import type { BackgroundReleaser } from './managepods.js';
 import { jobKey } from './naming.js';
 import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
@@ -49,6 +50,8 @@ export interface ControllerDeps {
   core: CoreClient;
   /** The pod calls (podapi.ts). */
   podApi: PodClient;
+  /** Removes finished pods whose record is complete, outside the reconcile (managepods.ts). */
+  releaser: BackgroundReleaser;
   jobsApi: JobClient;
   /** Informer caches: read only, never mutated (syncJob works on a copy). */
   jobs: ObjectCache<MapReduceJob>;
@@ -103,6 +106,7 @@ export class Controller {
     // until its span is delivered, and the job's reconciles must not wait for that.
     if (verb === 'delete' || pod.metadata?.deletionTimestamp)
       this.deps.expectations.observedDelete(key, pod.metadata!.name!);
+    if (verb === 'delete') this.deps.releaser.gone(pod);
     return key;
   }
 
@@ -184,6 +188,7 @@ export class Controller {
         release: state.release,
         hold,
         cancelledAt: state.finished ? record.status.completionTime : undefined,
+        background: this.deps.releaser,
       },
       log,
     );
@@ -399,6 +404,7 @@ export class Controller {
           release: state.release,
           hold,
           cancelledAt: job.status?.completionTime,
+          background: this.deps.releaser,
         },
         log,
       );

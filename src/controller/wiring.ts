@@ -49,7 +49,7 @@ export interface RunningController {
   startWorkers(): void;
   /** Why the work loop is wedged (for /healthz), or undefined while it works. */
   wedged(): string | undefined;
-  /** Stops taking work, waits for in-flight reconciles, stops the informers. */
+  /** Stops taking work, waits for in-flight reconciles and background pod removals, stops the informers. */
   stop(): Promise<void>;
 }
 
@@ -105,12 +105,16 @@ export function createController(
   const watched = config.namespaces.length > 0 ? config.namespaces.join(',') : '(all)';
   const queue = new WorkQueue();
   const podApi = new PodApi(kc);
-  const releaser = new BackgroundReleaser(podApi, log.child({ component: 'releaser' }));
+  // Pods it releases while removing them are told to the hooks (made next: they release through it too).
+  const releaser = new BackgroundReleaser(podApi, log.child({ component: 'releaser' }), (p) =>
+    hooks.released(p),
+  );
   const hooks = makeHooks({ jobs, pods, queue, releasePods: (p) => releaser.release(p) });
   const controller = new Controller(
     {
       core,
       podApi,
+      releaser,
       jobsApi: custom,
       jobs,
       pods,
@@ -147,6 +151,7 @@ export function createController(
     wedged: () => loop.wedged(),
     async stop() {
       await loop.stop();
+      await releaser.idle();
       await Promise.all([jobs.stop(), pods.stop()]);
     },
   };

@@ -12,6 +12,7 @@ import { Expectations } from '../../src/controller/expectations.js';
 import type { ControllerHooks } from '../../src/controller/hooks.js';
 import { noopHooks } from '../../src/controller/hooks.js';
 import { ANNOTATION_TOTAL_ITEMS, ItemStore, shardItems } from '../../src/controller/itemstore.js';
+import { BackgroundReleaser } from '../../src/controller/managepods.js';
 import type { ControllerOptions } from '../../src/controller/jobstate.js';
 import { ownerReference } from '../../src/controller/ownership.js';
 import { ResultStore } from '../../src/controller/resultstore.js';
@@ -34,9 +35,11 @@ export class ControllerHarness {
   readonly expectations: Expectations;
   readonly items: ItemStore;
   readonly controller: Controller;
+  readonly releaser: BackgroundReleaser;
   readonly job: MapReduceJob;
   readonly key: string;
   now: Date;
+  private podVersion = 100;
 
   constructor(
     builder: JobBuilder,
@@ -63,10 +66,13 @@ export class ControllerHarness {
     this.expectations = new Expectations(() => this.now.getTime());
     this.items = new ItemStore(this.client);
     const silent = pino({ level: 'silent' });
+    const hooks = options.hooks?.(this.client) ?? noopHooks;
+    this.releaser = new BackgroundReleaser(this.client, silent, (p) => hooks.released(p));
     this.controller = new Controller(
       {
         core: this.client,
         podApi: this.client,
+        releaser: this.releaser,
         jobsApi: this.client,
         jobs: this.jobs,
         pods: this.pods,
@@ -74,7 +80,7 @@ export class ControllerHarness {
         results: new ResultStore(this.client),
         expectations: this.expectations,
         events: new KubernetesEventRecorder(this.client, silent, 'test', () => this.now),
-        hooks: options.hooks?.(this.client) ?? noopHooks,
+        hooks,
         clock: () => this.now,
         log: silent,
       },
@@ -101,18 +107,24 @@ export class ControllerHarness {
     return this;
   }
 
-  /** Puts pods into the cache, owned by the job; a pod replaces the cached one of the same name. */
+  /**
+   * Puts pods into the cache, owned by the job; a pod replaces the cached one of the same name. Each gets a new
+   * resourceVersion, as each change the API server stores does.
+   */
   withPods(pods: V1Pod[]): this {
     for (const pod of pods) {
       pod.metadata!.ownerReferences = [ownerReference(this.job)];
+      pod.metadata!.resourceVersion = String(++this.podVersion);
       this.pods.items = [...this.pods.items.filter((p) => p.metadata?.name !== pod.metadata?.name), pod];
     }
     return this;
   }
 
-  /** One syncJob, exactly as the work loop calls it. */
-  sync(): Promise<number | undefined> {
-    return this.controller.syncJob(this.key);
+  /** One syncJob, exactly as the work loop calls it; then the pod removals it handed over, done. */
+  async sync(): Promise<number | undefined> {
+    const again = await this.controller.syncJob(this.key);
+    await this.releaser.idle();
+    return again;
   }
 
   /**

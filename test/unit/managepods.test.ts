@@ -27,6 +27,10 @@ class GatedClient {
   maxInFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
+  deleteNamespacedPod(): Promise<void> {
+    return Promise.resolve();
+  }
+
   patchNamespacedPod(): Promise<void> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -152,4 +156,136 @@ describe('managePods: the deletions it waits to see', function () {
       expect(expectations.satisfied('ns/job')).to.equal(row.satisfied);
     });
   }
+});
+
+describe('BackgroundReleaser.remove: finished pods, outside the reconcile', function () {
+  /** A finished pod with a uid and a resourceVersion; tracked unless `released`; `deleting`: being deleted. */
+  function finished(name: string, opts: { rv?: string; released?: boolean; deleting?: boolean } = {}): V1Pod {
+    const pod = makePod(name).obj();
+    pod.metadata!.namespace = 'ns';
+    pod.metadata!.uid = `uid-${name}`;
+    pod.metadata!.resourceVersion = opts.rv ?? '1';
+    pod.metadata!.finalizers = opts.released ? [] : [FINALIZER_TRACKING];
+    if (opts.deleting) pod.metadata!.deletionTimestamp = new Date(0);
+    pod.status = { phase: 'Succeeded' };
+    return pod;
+  }
+  const rows: {
+    name: string;
+    pod: V1Pod;
+    held?: boolean;
+    fail?: { method: 'patchNamespacedPod' | 'deleteNamespacedPod'; code: number };
+    calls: string[];
+    released: string[];
+  }[] = [
+    {
+      name: 'a tracked pod: released (told to the hooks), then deleted with no grace period',
+      pod: finished('p'),
+      calls: ['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p'],
+      released: ['p'],
+    },
+    {
+      name: 'a held pod (its span not delivered): deleted, its finalizer kept',
+      pod: finished('p'),
+      held: true,
+      calls: ['deleteNamespacedPod ns/p'],
+      released: [],
+    },
+    {
+      name: 'a pod being deleted already: released only',
+      pod: finished('p', { deleting: true }),
+      calls: ['patchNamespacedPod ns/p release'],
+      released: ['p'],
+    },
+    {
+      name: 'a pod released already (kept for its logs until now): deleted only',
+      pod: finished('p', { released: true }),
+      calls: ['deleteNamespacedPod ns/p'],
+      released: [],
+    },
+    {
+      name: 'a failed release: no delete, left to the next reconcile',
+      pod: finished('p'),
+      fail: { method: 'patchNamespacedPod', code: 500 },
+      calls: ['patchNamespacedPod ns/p release'],
+      released: [],
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, async function () {
+      const client = new RecordingClient();
+      if (row.fail) client.fail(row.fail.method, row.fail.code);
+      const told: string[] = [];
+      const releaser = new BackgroundReleaser(client, silent, (p) =>
+        told.push(...p.map((x) => x.metadata!.name!)),
+      );
+      expect(releaser.remove([row.pod], new Set(row.held ? [row.pod] : []))).to.equal(1);
+      await releaser.idle();
+      expect(client.log).to.deep.equal(row.calls);
+      expect(told).to.deep.equal(row.released);
+    });
+  }
+
+  it('hands a pod over once per version the cache shows: not while in flight, not again at the same version, again once it changed or went', async function () {
+    const client = new RecordingClient();
+    const releaser = new BackgroundReleaser(client, silent);
+    const none = new Set<V1Pod>();
+    const handed = [releaser.remove([finished('p')], none), releaser.remove([finished('p')], none)]; // in flight
+    await releaser.idle();
+    handed.push(releaser.remove([finished('p')], none)); // done, but the cache still shows version 1
+    handed.push(releaser.remove([finished('p', { rv: '2', deleting: true })], none)); // a newer version
+    await releaser.idle();
+    releaser.gone(finished('p'));
+    handed.push(releaser.remove([finished('p')], none)); // seen gone: a new pod of that uid is news
+    await releaser.idle();
+    expect(handed).to.deep.equal([1, 0, 0, 1, 1]);
+    expect(client.log).to.deep.equal([
+      'patchNamespacedPod ns/p release',
+      'deleteNamespacedPod ns/p',
+      'patchNamespacedPod ns/p release',
+      'patchNamespacedPod ns/p release',
+      'deleteNamespacedPod ns/p',
+    ]);
+  });
+
+  it('hands a pod over again after a failed delete (other than 404)', async function () {
+    const client = new RecordingClient().fail('deleteNamespacedPod', 500);
+    const releaser = new BackgroundReleaser(client, silent);
+    const pod = finished('p', { released: true });
+    releaser.remove([pod], new Set());
+    await releaser.idle();
+    expect(releaser.remove([pod], new Set())).to.equal(1);
+    await releaser.idle();
+    expect(client.log).to.deep.equal(['deleteNamespacedPod ns/p', 'deleteNamespacedPod ns/p']);
+  });
+
+  it('managePods: creates first, then hands the finished pods over; a running pod is deleted in the reconcile, its deletion awaited', async function () {
+    const client = new RecordingClient();
+    const expectations = new Expectations();
+    const releaser = new BackgroundReleaser(client, silent);
+    const running = makePod('r').obj();
+    running.metadata!.namespace = 'ns';
+    running.status = { phase: 'Running' };
+    const create = makePod('c').obj();
+    create.metadata!.namespace = 'ns';
+    const result = await managePods(
+      client,
+      expectations,
+      'ns/job',
+      { create: [create], delete: [finished('p'), running], background: releaser },
+      silent,
+    );
+    await releaser.idle();
+    expect([result.handedOver, result.created.length]).to.deep.equal([1, 1]);
+    expect(client.log).to.deep.equal([
+      'deleteNamespacedPod ns/r',
+      'createNamespacedPod ns/c',
+      'patchNamespacedPod ns/p release', // handed over after the creates
+      'deleteNamespacedPod ns/p',
+    ]);
+    expectations.observedCreate('ns/job', 'c');
+    expect(expectations.satisfied('ns/job')).to.equal(false); // r's deletion, not p's
+    expectations.observedDelete('ns/job', 'r');
+    expect(expectations.satisfied('ns/job')).to.equal(true);
+  });
 });

@@ -131,7 +131,8 @@ describe('tracing hooks, through the controller', function () {
       mapAt(1, 0, (p) => p.failed(1, 'Error', at(5)).deleting(at(20))),
     ]);
     await h.t.settled();
-    await h.reconcile(at(31)); // the finished job: its units marked, its pods and its finalizer released
+    await h.reconcile(at(31)); // the finished job: its units marked, its pods released in the background
+    await h.reconcile(at(32)); // the cache shows them gone: the job's finalizer goes
 
     const traceId = jobTraceId(UID);
     expect(h.job.status?.phase).to.equal('Succeeded');
@@ -447,7 +448,8 @@ describe('tracing hooks, through the controller', function () {
     const deleting = clusterPod(mapPod(0).succeeded('"a"', at(4)).tracked().deleting(at(11)))
       .itemId('0')
       .obj();
-    await h.reconcile(at(12), [deleting]);
+    await h.reconcile(at(12), [deleting]); // releases it in the background
+    await h.reconcile(at(13)); // the cache shows it gone: the job's finalizer goes
     expect(h.released()).to.deep.equal(['wc-0-0']);
     expect(h.job.status?.trace?.delivered).to.deep.equal(['map', 'end']);
     expect(h.jobFinalizers()).to.deep.equal(['mapreduce.dev/telemetry', '']);
