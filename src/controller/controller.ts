@@ -38,6 +38,12 @@ import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
 export const STATUS_CACHE_WAIT_MS = 10_000;
 /** A job waiting on expectations is looked at again this long after they expire, so they have. */
 export const EXPECTATIONS_RECHECK_MARGIN_MS = 1_000;
+/**
+ * A status whose only change is activeItems is written at most this often per job (the Job controller batches its
+ * syncs by 1 s alike): 500 items at parallelism 20 with 500 ms pods changed it 181 times in 30 s, each write a
+ * serial part of the job's reconciles and an object sent to every watcher. Any other change is written at once.
+ */
+export const ACTIVE_ONLY_WRITE_INTERVAL_MS = 1_000;
 
 export { jobKey };
 
@@ -70,6 +76,8 @@ export interface ControllerDeps {
 export class Controller {
   /** Status writes the job cache may not show yet: key -> the resourceVersion the write replaced, and when. */
   private readonly statusWrites = new Map<string, { replacedRVs: string[]; at: number }>();
+  /** When each job's status was last written (clock ms), for ACTIVE_ONLY_WRITE_INTERVAL_MS. */
+  private readonly lastStatusWrite = new Map<string, number>();
   /** A job copy whose finalizers this reconcile patched: the resourceVersion it had before (see writeStatus). */
   private readonly versionsBefore = new WeakMap<MapReduceJob, string>();
 
@@ -88,6 +96,7 @@ export class Controller {
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
     this.deps.expectations.forget(key);
     this.statusWrites.delete(key);
+    this.lastStatusWrite.delete(key);
     this.deps.items.forget(job.metadata.uid!);
     this.deps.hooks.jobGone(job);
   }
@@ -212,6 +221,7 @@ export class Controller {
       });
     }
 
+    const deferredMs = this.deferActiveOnly(key, job.status, record.status);
     await this.commit(record, log);
     if (state.finished) await this.sweepResults(job, record.status, log);
     // From what the status now says: the spans of the attempts it ended (and of those still held), and of
@@ -225,7 +235,24 @@ export class Controller {
       state.finished && job.spec.ttlSecondsAfterFinished !== undefined
         ? job.spec.ttlSecondsAfterFinished * 1000
         : undefined;
-    return earliest(ttl ?? state.requeueAfterMs, again);
+    return earliest(earliest(ttl ?? state.requeueAfterMs, again), deferredMs);
+  }
+
+  /**
+   * When the new status differs from the written one in activeItems alone, and the last write is younger than
+   * ACTIVE_ONLY_WRITE_INTERVAL_MS: keeps the written count (so nothing is written now) and says when to look again.
+   */
+  private deferActiveOnly(
+    key: string,
+    written: MapReduceJobStatus | undefined,
+    status: MapReduceJobStatus,
+  ): number | undefined {
+    if (!written || written.activeItems === status.activeItems) return undefined;
+    const sinceMs = this.deps.clock().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
+    if (sinceMs >= ACTIVE_ONLY_WRITE_INTERVAL_MS) return undefined;
+    if (!isDeepStrictEqual({ ...written, activeItems: status.activeItems }, status)) return undefined;
+    status.activeItems = written.activeItems;
+    return ACTIVE_ONLY_WRITE_INTERVAL_MS - sinceMs;
   }
 
   /**
@@ -572,6 +599,7 @@ export class Controller {
       body: { apiVersion: job.apiVersion, kind: job.kind, metadata: job.metadata, status },
     })) as MapReduceJob;
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
+    this.lastStatusWrite.set(key, this.deps.clock().getTime());
     if (updated.metadata.resourceVersion !== job.metadata.resourceVersion) {
       const before = this.versionsBefore.get(job);
       this.statusWrites.set(key, {

@@ -12,7 +12,10 @@ import {
   LABEL_STORE,
 } from '../../src/api/constants.js';
 import type { MapReduceJobStatus } from '../../src/api/types.js';
-import { EXPECTATIONS_RECHECK_MARGIN_MS } from '../../src/controller/controller.js';
+import {
+  ACTIVE_ONLY_WRITE_INTERVAL_MS,
+  EXPECTATIONS_RECHECK_MARGIN_MS,
+} from '../../src/controller/controller.js';
 import { EXPECTATIONS_TIMEOUT_MS } from '../../src/controller/expectations.js';
 import { itemsSelector } from '../../src/controller/itemstore.js';
 import { MAX_POD_CHANGES_PER_SYNC } from '../../src/controller/managepods.js';
@@ -1048,6 +1051,30 @@ describe('syncJob', function () {
     w.now = at(10);
     await w.sync(); // waited long enough: goes ahead on what the cache has
     expect(w.client.log.slice(calls, calls + 1)).to.deep.equal([ITEMS_LIST]);
+  });
+
+  it(`writes a change of activeItems alone at most every ACTIVE_ONLY_WRITE_INTERVAL_MS (${ACTIVE_ONLY_WRITE_INTERVAL_MS} ms); any other change at once`, async function () {
+    const w = world(makeJob('wc').items(['a', 'b', 'c']).parallelism(3).backoffLimitPerItem(0));
+    const t = (ms: number): Date => new Date(at(0).getTime() + ms);
+    const steps: [number | undefined, number | undefined][] = [];
+    const step = async (ms: number, pods: V1Pod[] = []): Promise<void> => {
+      const writes = w.client.statusWrites.length;
+      const again = await w.reconcile(t(ms), pods);
+      steps.push([again, w.client.statusWrites.slice(writes)[0]?.status?.activeItems]);
+    };
+    await step(0); // creates the three pods: the first status (the cache shows none of them yet)
+    await step(100, [mapPod(0).running().obj(), mapPod(1).running().obj(), mapPod(2).running().obj()]); // 0 -> 3
+    await step(400, [mapPod(0).succeeded('"A"', t(300)).obj()]); // -> 2: still kept
+    await step(1_000); // the interval has passed: written
+    await step(1_200, [mapPod(1).failed(1, 'Error', t(1_100)).obj()]); // item 1 failed for good: at once
+    expect(steps).to.deep.equal([
+      [undefined, 0],
+      [900, undefined], // kept; looked at again when the interval has passed
+      [600, undefined],
+      [9_300, 2], // (then when item 0's result is due, at 10.3 s)
+      [undefined, 0],
+    ]);
+    expect(w.job.status?.phase).to.equal('Failed');
   });
 
   it('releases tracked pods an earlier job of the same name left, and maps an orphan to its job by label', async function () {
