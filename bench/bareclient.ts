@@ -6,6 +6,7 @@
 // throughput is measured against.
 import { Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
+import pLimit from 'p-limit';
 import { cluster, createTestNamespace, deleteTestNamespace } from '../test/support/cluster.js';
 import type { Workload } from './runs.js';
 
@@ -35,22 +36,6 @@ function barePod(name: string, w: Workload): V1Pod {
   };
 }
 
-/** At most `limit` calls of fn at once. */
-function gate(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await fn();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 export async function runBareClient(w: Workload): Promise<BareClientRun> {
   const ns = await createTestNamespace('bench-bare');
   const { core, kc } = cluster();
@@ -73,7 +58,7 @@ export async function runBareClient(w: Workload): Promise<BareClientRun> {
     },
   );
   try {
-    const limited = gate(BARE_CLIENT_MAX_REQUESTS_IN_FLIGHT);
+    const limited = pLimit(BARE_CLIENT_MAX_REQUESTS_IN_FLIGHT);
     let next = 0;
     const slot = async (): Promise<void> => {
       while (next < w.items) {

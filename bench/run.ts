@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../test/support/cluster.js';
+import { cluster, REPO_ROOT } from '../test/support/cluster.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
 import { actorOf } from './apicalls.js';
 import { measureMemory } from './memory.js';
@@ -26,6 +26,8 @@ import type { Delivery, IndexedJobRun, MapReduceRun, Outage, Workload } from './
 import { measureSpanPath } from './spanpath.js';
 import { BARE_CLIENT_MAX_REQUESTS_IN_FLIGHT, runBareClient } from './bareclient.js';
 import type { SpanPathResult } from './spanpath.js';
+import { PodTimeline, timelineText } from './timeline.js';
+import type { TimelineSummary } from './timeline.js';
 
 /** The operator may take at most this much longer than the Job controller for the same fan-out. */
 export const MAX_TIME_RATIO_VS_INDEXED_JOB = 1.5;
@@ -114,14 +116,22 @@ const TRACING_ROUNDS = 2;
  * The Indexed Job and the MapReduceJob of one workload, kube-controller-manager and the operator both at
  * --kube-api-qps=EQUAL_QPS --kube-api-burst=EQUAL_BURST; kube-controller-manager's defaults put back after.
  */
-async function atEqualLimits(w: Workload): Promise<{ indexedRun: IndexedJobRun; mrj: MapReduceRun }> {
+async function atEqualLimits(w: Workload): Promise<{
+  indexedRun: IndexedJobRun;
+  mrj: MapReduceRun;
+  /** Where each run's time went (bench/timeline.ts). */
+  timelines: { indexed: TimelineSummary; mrj: TimelineSummary };
+}> {
   restartControllerManager(EQUAL_QPS, EQUAL_BURST);
   try {
+    let timeline = await PodTimeline.start(cluster().kc);
     const indexedRun = await runIndexedJob(w);
+    const indexed = timeline.stop(w.parallelism);
+    timeline = await PodTimeline.start(cluster().kc);
     const mrj = await runMapReduceJob(w, {
       operatorArgs: [`--kube-api-qps=${EQUAL_QPS}`, `--kube-api-burst=${EQUAL_BURST}`],
     });
-    return { indexedRun, mrj };
+    return { indexedRun, mrj, timelines: { indexed, mrj: timeline.stop(w.parallelism) } };
   } finally {
     restartControllerManager(KCM_DEFAULT_QPS, KCM_DEFAULT_BURST);
   }
@@ -285,6 +295,36 @@ function goalText(m: Measure): string {
     return `${m.atLeast ? 'at least' : 'limit'} ${m.limit}${m.unit === 'x' ? 'x' : ''}`;
   if (m.goal !== undefined) return `goal ${m.atLeast ? '>=' : '<='} ${m.goal}${m.unit === 'x' ? 'x' : ''}`;
   return '';
+}
+
+/**
+ * Where the time of an Indexed Job's and a MapReduceJob's run went (bench/timeline.ts): printed, kept in the
+ * results' detail, and each controller's median turnaround (a slot empty from a pod's end to the next pod) as a
+ * measure.
+ */
+function printTimelines(
+  results: Results,
+  part: Part,
+  timelines: { indexed: TimelineSummary; mrj: TimelineSummary },
+): void {
+  for (const line of [
+    ...timelineText('Indexed Job', timelines.indexed),
+    ...timelineText('MapReduceJob', timelines.mrj),
+  ])
+    console.log(line);
+  results.detail[`${part}Timelines`] = timelines;
+  for (const [name, t] of [
+    ['Indexed Job', timelines.indexed],
+    ['MapReduceJob', timelines.mrj],
+  ] as const)
+    printMeasure(
+      results.add({
+        part,
+        name: `${name}: a slot empty from a pod's end to the next pod, median`,
+        value: t.turnaround.medianMs,
+        unit: 'ms',
+      }),
+    );
 }
 
 function printMeasure(m: Measure): void {
@@ -775,7 +815,7 @@ async function main(): Promise<void> {
 
   checkpoint();
   if (has('equal')) {
-    const { indexedRun, mrj } = await atEqualLimits(LATENCY_BOUND);
+    const { indexedRun, mrj, timelines } = await atEqualLimits(LATENCY_BOUND);
     const indexed = indexedRun.seconds;
     const ideal =
       Math.ceil(LATENCY_BOUND.items / LATENCY_BOUND.parallelism) * durationSeconds(LATENCY_BOUND.duration);
@@ -802,6 +842,7 @@ async function main(): Promise<void> {
     printMeasure(
       results.add({ part: 'equal', name: 'ideal (waves x pod duration)', value: ideal, unit: 's' }),
     );
+    printTimelines(results, 'equal', timelines);
     printMeasure(
       results.add({
         part: 'equal',
@@ -853,7 +894,7 @@ async function main(): Promise<void> {
 
   checkpoint();
   if (has('throughput')) {
-    const { indexedRun, mrj } = await atEqualLimits(THROUGHPUT_BOUND);
+    const { indexedRun, mrj, timelines } = await atEqualLimits(THROUGHPUT_BOUND);
     const bare = await runBareClient(THROUGHPUT_BOUND);
     console.log();
     console.log(
@@ -870,6 +911,7 @@ async function main(): Promise<void> {
       ['bare client pods/s', bare.podsPerSecond, 'pods/s'],
     ] as const)
       printMeasure(results.add({ part: 'throughput', name, value, unit }));
+    printTimelines(results, 'throughput', timelines);
     printMeasure(
       results.add({
         part: 'throughput',

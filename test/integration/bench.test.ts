@@ -7,6 +7,8 @@ import { expect } from 'chai';
 import { callsOf } from '../../bench/apicalls.js';
 import { runBareClient } from '../../bench/bareclient.js';
 import { runManyJobs, runMapReduceJob } from '../../bench/runs.js';
+import { PodTimeline } from '../../bench/timeline.js';
+import { cluster } from '../support/cluster.js';
 
 describe('bench smoke (bench/runs.ts)', function () {
   it("counts a 20-item job's API calls from the API server: a pod create and a binding per attempt", async () => {
@@ -28,12 +30,29 @@ describe('bench smoke (bench/runs.ts)', function () {
     });
   });
 
-  it('runs a bare client through 12 pods, 4 at a time, and leaves none', async () => {
+  it('runs a bare client through 12 pods, 4 at a time, and leaves none; the timeline sees each pod through every stage', async () => {
+    const timeline = await PodTimeline.start(cluster().kc);
     const r = await runBareClient({ items: 12, parallelism: 4, duration: '100ms' });
+    const t = timeline.stop(4);
     expect({
       pods: r.pods,
       left: r.left,
       timed: r.seconds > 0 && r.podsPerSecond === 12 / r.seconds,
-    }).to.deep.equal({ pods: 12, left: 0, timed: true });
+      // Pods of earlier tests going meanwhile are seen only gone: every stage pair counts this run's 12.
+      stages: t.stages.map((g) => `${g.from}->${g.to} ${g.pods}`),
+      turnarounds: t.turnaround.pods,
+    }).to.deep.equal({
+      pods: 12,
+      left: 0,
+      timed: true,
+      stages: [
+        'pending->scheduled 12',
+        'scheduled->initialized 12',
+        'initialized->running 12',
+        'running->finished 12',
+        'finished->gone 12',
+      ],
+      turnarounds: 8,
+    });
   });
 });
