@@ -150,6 +150,7 @@ export class BackgroundReleaser {
   private readonly removalLimit = pLimit(MAX_BACKGROUND_REMOVALS_IN_FLIGHT);
   private readonly removals = new Map<string, Removal>();
   private readonly pending = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly core: Pick<PodClient, 'patchNamespacedPod' | 'deleteNamespacedPod'>,
@@ -214,13 +215,26 @@ export class BackgroundReleaser {
     this.removals.delete(removalKey(pod));
   }
 
-  /** Resolves once every removal handed over so far is done (tests, and a graceful stop). */
+  /** Resolves once every removal handed over so far is done. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.all(this.pending);
   }
 
+  /**
+   * Removals not started yet are dropped (the next leader's reconciles hand those pods over again); resolves
+   * once those in flight are done.
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.idle();
+  }
+
   private async removeOne(pod: V1Pod, held: boolean, removal: Removal): Promise<void> {
     const name = pod.metadata!.name!;
+    if (this.stopped) {
+      removal.inFlight = false;
+      return;
+    }
     try {
       if (!held && isTracked(pod)) {
         await releasePod(this.core, pod);

@@ -49,7 +49,7 @@ export interface RunningController {
   startWorkers(): void;
   /** Why the work loop is wedged (for /healthz), or undefined while it works. */
   wedged(): string | undefined;
-  /** Stops taking work, waits for in-flight reconciles and background pod removals, stops the informers. */
+  /** Stops taking work, waits for in-flight reconciles and pod removals (queued ones are dropped), stops the informers. */
   stop(): Promise<void>;
 }
 
@@ -151,7 +151,7 @@ export function createController(
     wedged: () => loop.wedged(),
     async stop() {
       await loop.stop();
-      await releaser.idle();
+      await releaser.stop();
       await Promise.all([jobs.stop(), pods.stop()]);
     },
   };

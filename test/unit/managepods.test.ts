@@ -7,6 +7,7 @@ import {
   BackgroundReleaser,
   managePods,
   MAX_BACKGROUND_RELEASES_IN_FLIGHT,
+  MAX_BACKGROUND_REMOVALS_IN_FLIGHT,
 } from '../../src/controller/managepods.js';
 import { makePod } from '../support/podbuilder.js';
 import { RecordingClient } from '../support/recording.js';
@@ -27,7 +28,10 @@ class GatedClient {
   maxInFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
+  deletes = 0;
+
   deleteNamespacedPod(): Promise<void> {
+    this.deletes++;
     return Promise.resolve();
   }
 
@@ -287,5 +291,28 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
     expect(expectations.satisfied('ns/job')).to.equal(false); // r's deletion, not p's
     expectations.observedDelete('ns/job', 'r');
     expect(expectations.satisfied('ns/job')).to.equal(true);
+  });
+});
+
+describe('BackgroundReleaser.stop', function () {
+  it('drops removals not started yet and waits for those in flight', async function () {
+    const client = new GatedClient();
+    const releaser = new BackgroundReleaser(client, silent);
+    const all = pods(MAX_BACKGROUND_REMOVALS_IN_FLIGHT + 3).map((p, i) => {
+      p.metadata!.uid = `uid-${i}`;
+      p.metadata!.finalizers = [FINALIZER_TRACKING];
+      p.status = { phase: 'Succeeded' };
+      return p;
+    });
+    expect(releaser.remove(all, new Set())).to.equal(all.length);
+    await new Promise((r) => setImmediate(r));
+    expect(client.inFlight).to.equal(MAX_BACKGROUND_REMOVALS_IN_FLIGHT); // their releases
+    const stopped = releaser.stop();
+    expect(client.answerAll()).to.equal(MAX_BACKGROUND_REMOVALS_IN_FLIGHT);
+    await stopped;
+    expect([client.deletes, client.maxInFlight]).to.deep.equal([
+      MAX_BACKGROUND_REMOVALS_IN_FLIGHT,
+      MAX_BACKGROUND_REMOVALS_IN_FLIGHT,
+    ]);
   });
 });
