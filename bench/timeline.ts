@@ -3,7 +3,7 @@
 // of its slot lie the scheduler (pending -> scheduled), kwok's stages (scheduled -> initialized -> running, the
 // last with the stage's 100 ms start delay), the pod's own run (running -> finished, its duration plus kwok's
 // lag), and the controller's turnaround: from a pod's end until it creates the next one.
-import { Watch } from '@kubernetes/client-node';
+import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 
 /** A pod's stages, in order: seen unscheduled, bound to a node, given an IP by kwok, running, finished, gone. */
@@ -49,7 +49,8 @@ export function summarize(
   seen: ReadonlyMap<string, Partial<Record<Stage, number>>>,
   parallelism: number,
 ): TimelineSummary {
-  const pods = [...seen.values()];
+  // Only pods created while it watched: an older one (a run before, still going) is first seen at a later stage.
+  const pods = [...seen.values()].filter((p) => p.pending !== undefined);
   const stages: StageGap[] = [];
   for (let i = 1; i < STAGES.length; i++) {
     const from = STAGES[i - 1]!;
@@ -92,9 +93,11 @@ export class PodTimeline {
 
   static async start(kc: KubeConfig): Promise<PodTimeline> {
     const t = new PodTimeline();
+    // From the list's version: the pods there already are not announced as added.
+    const list = await kc.makeApiClient(CoreV1Api).listPodForAllNamespaces({ limit: 1 });
     t.request = await new Watch(kc).watch(
       '/api/v1/pods',
-      {},
+      { resourceVersion: list.metadata?.resourceVersion },
       (type: string, pod: V1Pod) => t.record(type, pod, performance.now()),
       () => undefined, // a watch ended early leaves fewer pods in the summary, which says how many
     );

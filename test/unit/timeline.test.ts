@@ -34,7 +34,7 @@ describe('bench timeline', function () {
       expect(stageOf(row.type, row.pod)).to.equal(row.stage);
     });
 
-  it('summarize: the gaps between stages, and how long a slot stood empty at the parallelism given', function () {
+  it('summarize: the gaps between stages, and how long a slot stood empty at the parallelism given, over the pods created while it watched', function () {
     /** A pod created at `t0` whose stages follow at these offsets. */
     const life = (t0: number, run: number): Partial<Record<Stage, number>> => ({
       pending: t0,
@@ -55,6 +55,7 @@ describe('bench timeline', function () {
         ['b', b],
         ['c', c],
         ['d', { pending: d.pending }], // still pending when the watch stopped
+        ['old', { finished: 640, gone: 660 }], // created before the watch: left out
       ]),
       1,
     );
