@@ -106,6 +106,7 @@ export class Controller {
    * pod whose job is gone (or orphaned it) is looked up by its job-name label, so its finalizer is released.
    */
   podChanged(pod: V1Pod, verb: 'add' | 'update' | 'delete'): string | undefined {
+    if (verb === 'delete') this.deps.releaser.gone(pod);
     const name =
       controllingJob(pod)?.name ?? (isTracked(pod) ? pod.metadata?.labels?.[LABEL_JOB_NAME] : undefined);
     if (!name) return undefined;
@@ -115,7 +116,6 @@ export class Controller {
     // until its span is delivered, and the job's reconciles must not wait for that.
     if (verb === 'delete' || pod.metadata?.deletionTimestamp)
       this.deps.expectations.observedDelete(key, pod.metadata!.name!);
-    if (verb === 'delete') this.deps.releaser.gone(pod);
     return key;
   }
 
@@ -249,7 +249,8 @@ export class Controller {
   ): number | undefined {
     if (!written || written.activeItems === status.activeItems) return undefined;
     const sinceMs = this.deps.clock().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
-    if (sinceMs >= ACTIVE_ONLY_WRITE_INTERVAL_MS) return undefined;
+    // (A wall clock stepped back makes it negative: written then, rather than held until the clock catches up.)
+    if (sinceMs < 0 || sinceMs >= ACTIVE_ONLY_WRITE_INTERVAL_MS) return undefined;
     if (!isDeepStrictEqual({ ...written, activeItems: status.activeItems }, status)) return undefined;
     status.activeItems = written.activeItems;
     return ACTIVE_ONLY_WRITE_INTERVAL_MS - sinceMs;

@@ -117,21 +117,31 @@ export const MAX_BACKGROUND_RELEASES_IN_FLIGHT = 32;
 export const MAX_BACKGROUND_REMOVALS_IN_FLIGHT = 4;
 
 /**
- * Finished pods handed to BackgroundReleaser.remove and not yet seen gone, remembered (the latest this many) so a
- * reconcile on a cache that still shows one does not hand it over again. The cache shows a removed pod gone within
- * a second; a results flush hands over a few hundred.
+ * Finished pods handed to BackgroundReleaser.remove, remembered (the latest this many; those waiting or in flight are
+ * never forgotten) so a reconcile on a cache that still shows one, or an older version of it, does not hand it over
+ * again. The cache shows a removed pod gone within a second; a results flush hands over a few hundred.
  */
 export const MAX_REMEMBERED_REMOVALS = 10_000;
+
+/** Backoff of a pod whose removal failed (other than 404) before a reconcile may hand it over again. */
+export const REMOVAL_RETRY_BASE_MS = 1_000;
+export const REMOVAL_RETRY_MAX_MS = 5 * 60_000;
+/** The job is requeued this long after a failed removal's backoff, so its reconcile finds the backoff over. */
+export const REMOVAL_RETRY_MARGIN_MS = 100;
 
 /** A pod's key among BackgroundReleaser's removals: its uid (its name until the API server gave it one). */
 function removalKey(pod: V1Pod): string {
   return pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`;
 }
 
-/** A pod handed to BackgroundReleaser.remove: the version handed over, and whether its calls are in flight. */
+/** A pod handed to BackgroundReleaser.remove. */
 interface Removal {
-  resourceVersion: string | undefined;
-  inFlight: boolean;
+  /** Waiting for a slot or in flight; done (or seen gone); failed (handed over again from retryAtMs). */
+  state: 'queued' | 'done' | 'failed';
+  /** Done with its finalizer released, or with none to release: nothing is left to do for it. */
+  released: boolean;
+  failures: number;
+  retryAtMs: number;
 }
 
 /**
@@ -142,8 +152,9 @@ interface Removal {
  * - remove() (at most MAX_BACKGROUND_REMOVALS_IN_FLIGHT pods at a time): finished pods whose record is complete
  *   go (released unless held, then deleted). A reconcile hands them over and goes on: the 202 deletions of a
  *   results flush took a reconcile 2.7 s, during which no replacement pod was created (500 items at parallelism
- *   20). Finished pods count for nothing in the job's state, so no expectation waits for them.
- * A failure is logged and left to the job's next reconcile, which still sees the pod.
+ *   20). Finished pods count for nothing in the job's state, so no expectation waits for them. A pod is handed
+ *   over once; again only if its removal failed (after a backoff, its job requeued for it: onRetry), or if it was
+ *   held then and is tracked and releasable now (the telemetry's own release of it failed).
  */
 export class BackgroundReleaser {
   private readonly releaseLimit = pLimit(MAX_BACKGROUND_RELEASES_IN_FLIGHT);
@@ -155,8 +166,13 @@ export class BackgroundReleaser {
   constructor(
     private readonly core: Pick<PodClient, 'patchNamespacedPod' | 'deleteNamespacedPod'>,
     private readonly log: Logger,
-    /** Pods remove() released (for the hooks' released()). */
-    private readonly onReleased: (pods: readonly V1Pod[]) => void = () => undefined,
+    private readonly callbacks: {
+      /** Pods remove() released (for the hooks' released()). */
+      onReleased?: (pods: readonly V1Pod[]) => void;
+      /** A removal failed: the pod's job should be reconciled again after this long, to hand it over again. */
+      onRetry?: (pod: V1Pod, afterMs: number) => void;
+    } = {},
+    private readonly nowMs: () => number = () => performance.now(),
   ) {}
 
   /** Resolves with the pods released (or gone already); never rejects. */
@@ -187,21 +203,22 @@ export class BackgroundReleaser {
 
   /**
    * Removes these finished pods in the background: each released (unless in `hold`) and deleted with no grace
-   * period. A pod handed over already is skipped while its calls are in flight, and after them while the cache
-   * still shows the version handed over. Returns how many were handed over now.
+   * period. Returns how many were handed over now (see the class comment for which are skipped).
    */
   remove(pods: readonly V1Pod[], hold: ReadonlySet<V1Pod>): number {
     let handed = 0;
     for (const pod of pods) {
-      const uid = removalKey(pod);
-      const known = this.removals.get(uid);
-      if (known && (known.inFlight || known.resourceVersion === pod.metadata?.resourceVersion)) continue;
-      const removal: Removal = { resourceVersion: pod.metadata?.resourceVersion, inFlight: true };
-      this.removals.delete(uid); // re-inserted as the newest
-      this.removals.set(uid, removal);
-      if (this.removals.size > MAX_REMEMBERED_REMOVALS)
-        this.removals.delete(this.removals.keys().next().value!);
+      const key = removalKey(pod);
+      const known = this.removals.get(key);
       const held = hold.has(pod);
+      if (known && !this.again(known, pod, held)) continue;
+      const removal: Removal = {
+        state: 'queued',
+        released: false,
+        failures: known?.failures ?? 0,
+        retryAtMs: 0,
+      };
+      this.remember(key, removal);
       const work = this.removalLimit(() => this.removeOne(pod, held, removal));
       this.pending.add(work);
       void work.finally(() => this.pending.delete(work));
@@ -210,9 +227,10 @@ export class BackgroundReleaser {
     return handed;
   }
 
-  /** The informer saw the pod go: nothing to skip any more. */
+  /** The informer saw the pod go: nothing is left to do for it, whatever a stale cache shows later. */
   gone(pod: V1Pod): void {
-    this.removals.delete(removalKey(pod));
+    const known = this.removals.get(removalKey(pod));
+    if (known && known.state !== 'queued') Object.assign(known, { state: 'done', released: true });
   }
 
   /** Resolves once every removal handed over so far is done. */
@@ -229,16 +247,37 @@ export class BackgroundReleaser {
     return this.idle();
   }
 
+  /** Whether a pod handed over before is to be handed over again. */
+  private again(known: Removal, pod: V1Pod, held: boolean): boolean {
+    if (known.state === 'queued') return false;
+    if (known.state === 'failed') return this.nowMs() >= known.retryAtMs;
+    // Done while held (deleted, its finalizer kept): the release is left, once it is due and not done by then.
+    return !known.released && !held && isTracked(pod);
+  }
+
+  /** Keeps the removal as the newest; forgets the oldest finished ones beyond MAX_REMEMBERED_REMOVALS. */
+  private remember(key: string, removal: Removal): void {
+    this.removals.delete(key);
+    this.removals.set(key, removal);
+    if (this.removals.size <= MAX_REMEMBERED_REMOVALS) return;
+    for (const [k, r] of this.removals) {
+      if (r.state === 'queued') continue;
+      this.removals.delete(k);
+      if (this.removals.size <= MAX_REMEMBERED_REMOVALS) return;
+    }
+  }
+
   private async removeOne(pod: V1Pod, held: boolean, removal: Removal): Promise<void> {
     const name = pod.metadata!.name!;
     if (this.stopped) {
-      removal.inFlight = false;
+      this.removals.delete(removalKey(pod));
       return;
     }
     try {
-      if (!held && isTracked(pod)) {
+      const tracked = isTracked(pod);
+      if (!held && tracked) {
         await releasePod(this.core, pod);
-        this.onReleased([pod]);
+        this.callbacks.onReleased?.([pod]);
       }
       // Nothing runs, so no grace period: released first, the pod is gone with the delete itself.
       if (!pod.metadata?.deletionTimestamp)
@@ -247,17 +286,20 @@ export class BackgroundReleaser {
           name,
           gracePeriodSeconds: 0,
         });
+      Object.assign(removal, { state: 'done', released: !held || !tracked });
     } catch (err) {
-      if (!isNotFound(err)) {
-        // Handed over again by the job's next reconcile.
-        this.removals.delete(removalKey(pod));
-        this.log.warn(
-          { err, pod: name },
-          'could not delete finished pod (the next reconcile of its job will)',
-        );
+      if (isNotFound(err)) {
+        Object.assign(removal, { state: 'done', released: true }); // gone already
+        return;
       }
-    } finally {
-      removal.inFlight = false;
+      removal.failures++;
+      const afterMs = Math.min(REMOVAL_RETRY_BASE_MS * 2 ** (removal.failures - 1), REMOVAL_RETRY_MAX_MS);
+      Object.assign(removal, { state: 'failed', retryAtMs: this.nowMs() + afterMs });
+      this.log.warn(
+        { err, pod: name, failures: removal.failures, retryInMs: afterMs },
+        'could not remove finished pod; its job is reconciled again after a backoff',
+      );
+      this.callbacks.onRetry?.(pod, afterMs + REMOVAL_RETRY_MARGIN_MS);
     }
   }
 }

@@ -17,6 +17,8 @@ import type { Informer } from './informer.js';
 import { ItemStore } from './itemstore.js';
 import { MultiNamespaceInformer } from './multinamespace.js';
 import { BackgroundReleaser } from './managepods.js';
+import { jobKey } from './naming.js';
+import { controllingJob } from './ownership.js';
 import { PodApi } from './podapi.js';
 import type { ControllerOptions } from './jobstate.js';
 import { transformPod } from './podtransform.js';
@@ -105,10 +107,15 @@ export function createController(
   const watched = config.namespaces.length > 0 ? config.namespaces.join(',') : '(all)';
   const queue = new WorkQueue();
   const podApi = new PodApi(kc);
-  // Pods it releases while removing them are told to the hooks (made next: they release through it too).
-  const releaser = new BackgroundReleaser(podApi, log.child({ component: 'releaser' }), (p) =>
-    hooks.released(p),
-  );
+  // Pods it releases while removing them are told to the hooks (made next: they release through it too); a pod
+  // whose removal failed has its job reconciled again after the backoff, to hand it over again.
+  const releaser = new BackgroundReleaser(podApi, log.child({ component: 'releaser' }), {
+    onReleased: (p) => hooks.released(p),
+    onRetry: (pod, afterMs) => {
+      const job = controllingJob(pod);
+      if (job) queue.addAfter(jobKey(pod.metadata!.namespace!, job.name), afterMs);
+    },
+  });
   const hooks = makeHooks({ jobs, pods, queue, releasePods: (p) => releaser.release(p) });
   const controller = new Controller(
     {

@@ -67,7 +67,9 @@ export class ControllerHarness {
     this.items = new ItemStore(this.client);
     const silent = pino({ level: 'silent' });
     const hooks = options.hooks?.(this.client) ?? noopHooks;
-    this.releaser = new BackgroundReleaser(this.client, silent, (p) => hooks.released(p));
+    this.releaser = new BackgroundReleaser(this.client, silent, {
+      onReleased: (p) => hooks.released(p),
+    });
     this.controller = new Controller(
       {
         core: this.client,

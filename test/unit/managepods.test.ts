@@ -8,6 +8,9 @@ import {
   managePods,
   MAX_BACKGROUND_RELEASES_IN_FLIGHT,
   MAX_BACKGROUND_REMOVALS_IN_FLIGHT,
+  MAX_REMEMBERED_REMOVALS,
+  REMOVAL_RETRY_BASE_MS,
+  REMOVAL_RETRY_MARGIN_MS,
 } from '../../src/controller/managepods.js';
 import { makePod } from '../support/podbuilder.js';
 import { RecordingClient } from '../support/recording.js';
@@ -208,7 +211,7 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
       released: [],
     },
     {
-      name: 'a failed release: no delete, left to the next reconcile',
+      name: 'a failed release: no delete (handed over again after a backoff)',
       pod: finished('p'),
       fail: { method: 'patchNamespacedPod', code: 500 },
       calls: ['patchNamespacedPod ns/p release'],
@@ -220,9 +223,9 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
       const client = new RecordingClient();
       if (row.fail) client.fail(row.fail.method, row.fail.code);
       const told: string[] = [];
-      const releaser = new BackgroundReleaser(client, silent, (p) =>
-        told.push(...p.map((x) => x.metadata!.name!)),
-      );
+      const releaser = new BackgroundReleaser(client, silent, {
+        onReleased: (p) => told.push(...p.map((x) => x.metadata!.name!)),
+      });
       expect(releaser.remove([row.pod], new Set(row.held ? [row.pod] : []))).to.equal(1);
       await releaser.idle();
       expect(client.log).to.deep.equal(row.calls);
@@ -230,37 +233,82 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
     });
   }
 
-  it('hands a pod over once per version the cache shows: not while in flight, not again at the same version, again once it changed or went', async function () {
+  it('hands a pod over once: not while it waits or is in flight, nor after, whatever version a stale cache shows', async function () {
     const client = new RecordingClient();
     const releaser = new BackgroundReleaser(client, silent);
     const none = new Set<V1Pod>();
-    const handed = [releaser.remove([finished('p')], none), releaser.remove([finished('p')], none)]; // in flight
+    const handed = [releaser.remove([finished('p')], none), releaser.remove([finished('p')], none)]; // queued
     await releaser.idle();
-    handed.push(releaser.remove([finished('p')], none)); // done, but the cache still shows version 1
-    handed.push(releaser.remove([finished('p', { rv: '2', deleting: true })], none)); // a newer version
-    await releaser.idle();
+    handed.push(releaser.remove([finished('p')], none)); // done; the cache still shows the version handed over
+    handed.push(releaser.remove([finished('p', { rv: '2', released: true })], none)); // released, not yet deleted
     releaser.gone(finished('p'));
-    handed.push(releaser.remove([finished('p')], none)); // seen gone: a new pod of that uid is news
+    handed.push(releaser.remove([finished('p')], none)); // a reconcile that listed its pods before the delete event
     await releaser.idle();
-    expect(handed).to.deep.equal([1, 0, 0, 1, 1]);
-    expect(client.log).to.deep.equal([
-      'patchNamespacedPod ns/p release',
-      'deleteNamespacedPod ns/p',
-      'patchNamespacedPod ns/p release',
-      'patchNamespacedPod ns/p release',
-      'deleteNamespacedPod ns/p',
-    ]);
+    expect(handed).to.deep.equal([1, 0, 0, 0, 0]);
+    expect(client.log).to.deep.equal(['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p']);
   });
 
-  it('hands a pod over again after a failed delete (other than 404)', async function () {
-    const client = new RecordingClient().fail('deleteNamespacedPod', 500);
+  it('a pod removed while held is handed over again for its release only once it is releasable', async function () {
+    const client = new RecordingClient();
     const releaser = new BackgroundReleaser(client, silent);
+    const pod = finished('p');
+    const handed = [releaser.remove([pod], new Set([pod]))]; // held: deleted, its finalizer kept
+    await releaser.idle();
+    const deleting = finished('p', { rv: '2', deleting: true });
+    handed.push(releaser.remove([deleting], new Set([deleting]))); // still held
+    handed.push(releaser.remove([deleting], new Set())); // its span settled, the telemetry's release failed
+    await releaser.idle();
+    handed.push(releaser.remove([deleting], new Set())); // released now: nothing is left
+    expect(handed).to.deep.equal([1, 0, 1, 0]);
+    expect(client.log).to.deep.equal(['deleteNamespacedPod ns/p', 'patchNamespacedPod ns/p release']);
+  });
+
+  it('after a failed removal (other than 404): its job requeued after a doubling backoff, the pod handed over again once it is over', async function () {
+    const client = new RecordingClient().fail('deleteNamespacedPod', 500);
+    let now = 0;
+    const retries: number[] = [];
+    const releaser = new BackgroundReleaser(
+      client,
+      silent,
+      { onRetry: (_pod, afterMs) => retries.push(afterMs) },
+      () => now,
+    );
     const pod = finished('p', { released: true });
-    releaser.remove([pod], new Set());
+    const handed = [releaser.remove([pod], new Set())];
     await releaser.idle();
-    expect(releaser.remove([pod], new Set())).to.equal(1);
+    now = REMOVAL_RETRY_BASE_MS - 1;
+    handed.push(releaser.remove([pod], new Set())); // backing off
+    now = REMOVAL_RETRY_BASE_MS;
+    handed.push(releaser.remove([pod], new Set()));
     await releaser.idle();
+    expect(handed).to.deep.equal([1, 0, 1]);
+    expect(retries).to.deep.equal([
+      REMOVAL_RETRY_BASE_MS + REMOVAL_RETRY_MARGIN_MS,
+      2 * REMOVAL_RETRY_BASE_MS + REMOVAL_RETRY_MARGIN_MS,
+    ]);
     expect(client.log).to.deep.equal(['deleteNamespacedPod ns/p', 'deleteNamespacedPod ns/p']);
+  });
+
+  it(`remembers at most MAX_REMEMBERED_REMOVALS (${MAX_REMEMBERED_REMOVALS}) pods, forgetting the oldest done ones, never one queued`, async function () {
+    const client = new GatedClient();
+    const releaser = new BackgroundReleaser(client, silent);
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const first = finished('q'); // its release is gated: it stays in flight, the oldest
+    releaser.remove([first], new Set());
+    const done = Array.from({ length: MAX_REMEMBERED_REMOVALS }, (_, i) =>
+      finished(`d${i}`, { released: true }),
+    ); // a delete each, answered at once, through the other slots
+    releaser.remove(done, new Set());
+    while (client.deletes < done.length) await tick();
+    releaser.remove([finished('x', { released: true })], new Set()); // one more: the oldest done ones go
+    const again = [
+      releaser.remove([first], new Set()), // in flight: still remembered
+      releaser.remove(done.slice(0, 1), new Set()), // the oldest done one: forgotten, handed over again
+      releaser.remove(done.slice(-1), new Set()), // the newest: remembered
+    ];
+    client.answerAll();
+    await releaser.idle();
+    expect(again).to.deep.equal([0, 1, 0]);
   });
 
   it('managePods: creates first, then hands the finished pods over; a running pod is deleted in the reconcile, its deletion awaited', async function () {
