@@ -112,7 +112,7 @@ export const MAX_BACKGROUND_RELEASES_IN_FLIGHT = 32;
  * Finished pods being removed at once outside a reconcile (a release and a delete each, one after the other). A
  * results flush makes a few hundred pods removable at once, and the reconciles' creates queue behind their writes
  * at the API server: from a pod's end to its slot's next pod took up to 1.9 s with 32 at once, 0.36 s with 4
- * (500 items at parallelism 20, 500 ms pods, two runs each, scripts/timeline in the closing note of issue 14).
+ * (500 items at parallelism 20, 500 ms pods, two runs each; the longest turnaround of bench/timeline.ts).
  */
 export const MAX_BACKGROUND_REMOVALS_IN_FLIGHT = 4;
 
