@@ -142,6 +142,8 @@ export interface Observed {
   etcdResumes: number;
   etcdLost: string | undefined;
   deletedByScript: string[];
+  /** Pods the script nudged because kwok left them Running (scenario.ts, KWOK_STUCK_AFTER_MS). */
+  nudged: string[];
   /** The receiver's requests as they arrived, and when (OtlpReceiver.requests, .arrivals). */
   requests: OtlpRequest[];
   arrivals: number[];

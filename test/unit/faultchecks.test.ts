@@ -121,6 +121,7 @@ function clean(w: Workload): Observed {
     etcdResumes: 1,
     etcdLost: undefined,
     deletedByScript: [],
+    nudged: [],
     requests: [request(spansOf(w))],
     arrivals: [T0 + 5_000],
     processes: [0, 1].map((replica) => ({
