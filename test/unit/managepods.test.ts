@@ -57,6 +57,18 @@ class GatedClient {
   }
 }
 
+/** A finished pod with a uid and a resourceVersion; tracked unless `released`; `deleting`: being deleted. */
+function finished(name: string, opts: { rv?: string; released?: boolean; deleting?: boolean } = {}): V1Pod {
+  const pod = makePod(name).obj();
+  pod.metadata!.namespace = 'ns';
+  pod.metadata!.uid = `uid-${name}`;
+  pod.metadata!.resourceVersion = opts.rv ?? '1';
+  pod.metadata!.finalizers = opts.released ? [] : [FINALIZER_TRACKING];
+  if (opts.deleting) pod.metadata!.deletionTimestamp = new Date(0);
+  pod.status = { phase: 'Succeeded' };
+  return pod;
+}
+
 describe('BackgroundReleaser', function () {
   const rows: { name: string; fail?: { code: number; target: string }; released: string[] }[] = [
     { name: 'releases each pod with one finalizer patch', released: ['wc-0-0', 'wc-1-0', 'wc-2-0'] },
@@ -103,15 +115,6 @@ describe('BackgroundReleaser', function () {
 });
 
 describe('managePods: the deletions it waits to see', function () {
-  /** A finished, tracked pod; `deleting`: its deletionTimestamp is set already. */
-  function finished(name: string, deleting: boolean): V1Pod {
-    const pod = makePod(name).obj();
-    pod.metadata!.namespace = 'ns';
-    pod.metadata!.finalizers = [FINALIZER_TRACKING];
-    if (deleting) pod.metadata!.deletionTimestamp = new Date(0);
-    pod.status = { phase: 'Succeeded' };
-    return pod;
-  }
   const rows: {
     name: string;
     deleting: boolean;
@@ -156,7 +159,7 @@ describe('managePods: the deletions it waits to see', function () {
         client,
         expectations,
         'ns/job',
-        { create: [], delete: [finished('p', row.deleting)] },
+        { create: [], delete: [finished('p', { deleting: row.deleting })] },
         silent,
       );
       expect(client.log).to.deep.equal(row.calls);
@@ -166,17 +169,6 @@ describe('managePods: the deletions it waits to see', function () {
 });
 
 describe('BackgroundReleaser.remove: finished pods, outside the reconcile', function () {
-  /** A finished pod with a uid and a resourceVersion; tracked unless `released`; `deleting`: being deleted. */
-  function finished(name: string, opts: { rv?: string; released?: boolean; deleting?: boolean } = {}): V1Pod {
-    const pod = makePod(name).obj();
-    pod.metadata!.namespace = 'ns';
-    pod.metadata!.uid = `uid-${name}`;
-    pod.metadata!.resourceVersion = opts.rv ?? '1';
-    pod.metadata!.finalizers = opts.released ? [] : [FINALIZER_TRACKING];
-    if (opts.deleting) pod.metadata!.deletionTimestamp = new Date(0);
-    pod.status = { phase: 'Succeeded' };
-    return pod;
-  }
   const rows: {
     name: string;
     pod: V1Pod;
