@@ -2,7 +2,8 @@
 // it continues, when its map phase ended, and which map attempts the reduce links to. Kept in status so any
 // replica, after any restart, builds the same spans.
 import { TraceState } from '@opentelemetry/core';
-import { PHASE_MAP } from '../api/constants.js';
+import { PHASE_MAP, PHASE_REDUCE } from '../api/constants.js';
+import { isFinished } from '../api/phases.js';
 import type { MapReduceJob, MapReduceJobStatus, TraceStatus } from '../api/types.js';
 import type { ReconcileRecord } from '../controller/hooks.js';
 import type { JobEvent } from '../controller/jobstate.js';
@@ -115,6 +116,16 @@ export function updateTraceStatus(r: ReconcileRecord, defaultRatio: number): voi
   const t = status.trace;
   if (status.phase === 'Reducing' && prevPhase !== 'Reducing' && !t.mapEndTime)
     t.mapEndTime = now.toISOString();
+  // The status that said Reducing may never have landed (the API server down while the reduce pod ran, then the
+  // job went from Running to its end): the map phase then ended when the first reduce pod was made. Without it
+  // the reduce phase span was missing and the reduce agent's span had no parent (fault suite, seed 1645571504).
+  if (!t.mapEndTime && isFinished(status.phase)) {
+    const reduceStart = r.finished
+      .filter((f) => f.observation.phase === PHASE_REDUCE && f.observation.createdAt)
+      .map((f) => f.observation.createdAt!.getTime())
+      .sort((a, b) => a - b)[0];
+    if (reduceStart !== undefined) t.mapEndTime = new Date(reduceStart).toISOString();
+  }
   if (job.spec.reduce) {
     const links = parseReduceLinks(t.reduceLinks);
     // The reduce links to the first succeeded map attempts, in the order they were recorded.

@@ -428,6 +428,25 @@ describe('tracing hooks, through the controller', function () {
     expect(h.spans()).to.have.length(4);
   });
 
+  it('gives the reduce phase its span when the status that said Reducing never landed (Running, then Succeeded)', async function () {
+    const h = new Harness(makeJob('wc').items(['a']).reduce());
+    await h.reconcile(at(0)); // creates the map pod
+    const reduce = reduceAt(0, (p) => p.succeeded('"A"', at(15)));
+    reduce.metadata!.creationTimestamp = at(11); // made by a reconcile whose status write was lost
+    const before = h.job.status?.phase;
+    await h.reconcile(at(20), [mapAt(0, 0, (p) => p.succeeded('"a"', at(4))), reduce]);
+    await h.t.settled();
+    expect([before, h.job.status?.phase, h.job.status?.trace?.mapEndTime]).to.deep.equal([
+      'Running',
+      'Succeeded',
+      at(11).toISOString(),
+    ]);
+    const reduceSpan = h.span('mapreduce.phase.reduce');
+    expect(hrTimeToMilliseconds(reduceSpan.startTime)).to.equal(ms(at(11)));
+    const reducer = h.span('mapreduce.agent.execute', { 'mapreduce.phase.type': 'reduce' });
+    expect(reducer.parentSpanContext?.spanId).to.equal(reduceSpan.spanContext().spanId);
+  });
+
   it('lets the job end and its pods go while spans are in flight; each pod and the job keep their finalizer until delivery', async function () {
     const gate = new GatedExporter();
     const h = new Harness(makeJob('wc').items(['a']), { exporter: gate });
