@@ -74,10 +74,11 @@ export interface ControllerDeps {
 }
 
 export class Controller {
-  /** Status writes the job cache may not show yet: key -> the resourceVersion the write replaced, and when. */
+  /**
+   * Each job's last status write: when (clock ms; for STATUS_CACHE_WAIT_MS and ACTIVE_ONLY_WRITE_INTERVAL_MS), and
+   * the resourceVersions it replaced while the job cache may not show it yet (emptied once it does).
+   */
   private readonly statusWrites = new Map<string, { replacedRVs: string[]; at: number }>();
-  /** When each job's status was last written (clock ms), for ACTIVE_ONLY_WRITE_INTERVAL_MS. */
-  private readonly lastStatusWrite = new Map<string, number>();
   /** A job copy whose finalizers this reconcile patched: the resourceVersion it had before (see writeStatus). */
   private readonly versionsBefore = new WeakMap<MapReduceJob, string>();
 
@@ -96,7 +97,6 @@ export class Controller {
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
     this.deps.expectations.forget(key);
     this.statusWrites.delete(key);
-    this.lastStatusWrite.delete(key);
     this.deps.items.forget(job.metadata.uid!);
     this.deps.hooks.jobGone(job);
   }
@@ -248,7 +248,7 @@ export class Controller {
     status: MapReduceJobStatus,
   ): number | undefined {
     if (!written || written.activeItems === status.activeItems) return undefined;
-    const sinceMs = this.deps.clock().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
+    const sinceMs = this.deps.clock().getTime() - (this.statusWrites.get(key)?.at ?? -Infinity);
     // (A wall clock stepped back makes it negative: written then, rather than held until the clock catches up.)
     if (sinceMs < 0 || sinceMs >= ACTIVE_ONLY_WRITE_INTERVAL_MS) return undefined;
     if (!isDeepStrictEqual({ ...written, activeItems: status.activeItems }, status)) return undefined;
@@ -383,7 +383,7 @@ export class Controller {
       const waited = this.deps.clock().getTime() - written.at;
       if (waited < STATUS_CACHE_WAIT_MS) return STATUS_CACHE_WAIT_MS - waited;
     }
-    this.statusWrites.delete(key);
+    if (written) written.replacedRVs = [];
     return 0;
   }
 
@@ -600,14 +600,14 @@ export class Controller {
       body: { apiVersion: job.apiVersion, kind: job.kind, metadata: job.metadata, status },
     })) as MapReduceJob;
     const key = jobKey(job.metadata.namespace!, job.metadata.name!);
-    this.lastStatusWrite.set(key, this.deps.clock().getTime());
-    if (updated.metadata.resourceVersion !== job.metadata.resourceVersion) {
-      const before = this.versionsBefore.get(job);
-      this.statusWrites.set(key, {
-        replacedRVs: [job.metadata.resourceVersion!, ...(before ? [before] : [])],
-        at: this.deps.clock().getTime(),
-      });
-    }
+    const before = this.versionsBefore.get(job);
+    this.statusWrites.set(key, {
+      replacedRVs:
+        updated.metadata.resourceVersion !== job.metadata.resourceVersion
+          ? [job.metadata.resourceVersion!, ...(before ? [before] : [])]
+          : (this.statusWrites.get(key)?.replacedRVs ?? []),
+      at: this.deps.clock().getTime(),
+    });
     // A later patch in this reconcile (the telemetry finalizer) goes on from the written version.
     job.metadata.resourceVersion = updated.metadata.resourceVersion;
     if (job.status?.phase !== status.phase)

@@ -103,6 +103,28 @@ export async function releasePod(core: Pick<PodClient, 'patchNamespacedPod'>, po
 }
 
 /**
+ * Removes a finished pod: released first unless held (onReleased told), then deleted with no grace period; nothing
+ * runs, so the pod is gone with the delete itself. A pod already being deleted is only released.
+ */
+async function removeFinishedPod(
+  core: Pick<PodClient, 'patchNamespacedPod' | 'deleteNamespacedPod'>,
+  pod: V1Pod,
+  held: boolean,
+  onReleased: (pod: V1Pod) => void,
+): Promise<void> {
+  if (!held && isTracked(pod)) {
+    await releasePod(core, pod);
+    onReleased(pod);
+  }
+  if (!pod.metadata?.deletionTimestamp)
+    await core.deleteNamespacedPod({
+      namespace: pod.metadata!.namespace!,
+      name: pod.metadata!.name!,
+      gracePeriodSeconds: 0,
+    });
+}
+
+/**
  * Finalizer patches in flight at once outside a reconcile: a batch of delivered spans (OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
  * 512 by default) releases its pods at this pace instead of opening hundreds of requests at once.
  */
@@ -275,17 +297,7 @@ export class BackgroundReleaser {
     }
     try {
       const tracked = isTracked(pod);
-      if (!held && tracked) {
-        await releasePod(this.core, pod);
-        this.callbacks.onReleased?.([pod]);
-      }
-      // Nothing runs, so no grace period: released first, the pod is gone with the delete itself.
-      if (!pod.metadata?.deletionTimestamp)
-        await this.core.deleteNamespacedPod({
-          namespace: pod.metadata!.namespace!,
-          name,
-          gracePeriodSeconds: 0,
-        });
+      await removeFinishedPod(this.core, pod, held, (p) => this.callbacks.onReleased?.([p]));
       Object.assign(removal, { state: 'done', released: !held || !tracked });
     } catch (err) {
       if (isNotFound(err)) {
@@ -344,14 +356,7 @@ export async function managePods(
       if (issuesDelete) expectations.expectDelete(key, name);
       try {
         if (isTerminated(pod)) {
-          // Nothing runs, so no grace period: released first, the pod is gone with the delete itself.
-          await release(pod);
-          if (!pod.metadata?.deletionTimestamp)
-            await core.deleteNamespacedPod({
-              namespace: pod.metadata!.namespace!,
-              name,
-              gracePeriodSeconds: 0,
-            });
+          await removeFinishedPod(core, pod, hold.has(pod), (p) => result.released.push(p));
         } else {
           // A running attempt is stopped as a kubelet stops any pod: SIGTERM, its grace period, then SIGKILL.
           if (needsMark(pod)) await markCancelled(core, pod, changes.cancelledAt!);

@@ -120,11 +120,10 @@ export function updateTraceStatus(r: ReconcileRecord, defaultRatio: number): voi
   // job went from Running to its end): the map phase then ended when the first reduce pod was made. Without it
   // the reduce phase span was missing and the reduce agent's span had no parent (fault suite, seed 1645571504).
   if (!t.mapEndTime && isFinished(status.phase)) {
-    const reduceStart = r.finished
-      .filter((f) => f.observation.phase === PHASE_REDUCE && f.observation.createdAt)
-      .map((f) => f.observation.createdAt!.getTime())
-      .sort((a, b) => a - b)[0];
-    if (reduceStart !== undefined) t.mapEndTime = new Date(reduceStart).toISOString();
+    const reduceStarts = r.finished.flatMap(({ observation: o }) =>
+      o.phase === PHASE_REDUCE && o.createdAt ? [o.createdAt.getTime()] : [],
+    );
+    if (reduceStarts.length > 0) t.mapEndTime = new Date(Math.min(...reduceStarts)).toISOString();
   }
   if (job.spec.reduce) {
     const links = parseReduceLinks(t.reduceLinks);
