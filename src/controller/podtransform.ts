@@ -92,3 +92,16 @@ export function transformPod(pod: V1Pod): V1Pod {
   }
   return out;
 }
+
+/**
+ * The job as the cache keeps it: whole but for metadata.managedFields (controller-runtime's
+ * TransformStripManagedFields). Nothing reads them, and every reconcile copies the job's metadata (copyJob). A
+ * status write sends the metadata without them, and the API server then keeps the stored ones (a client that
+ * does not send managedFields does not reset them). The input is not changed.
+ */
+export function transformJob<T extends { metadata?: V1ObjectMeta }>(job: T): T {
+  if (job.metadata?.managedFields === undefined) return job;
+  const metadata = { ...job.metadata };
+  delete metadata.managedFields;
+  return { ...job, metadata };
+}

@@ -21,7 +21,7 @@ import { jobKey } from './naming.js';
 import { controllingJob } from './ownership.js';
 import { PodApi } from './podapi.js';
 import type { ControllerOptions } from './jobstate.js';
-import { transformPod } from './podtransform.js';
+import { transformJob, transformPod } from './podtransform.js';
 import { ResultStore } from './resultstore.js';
 import { WorkLoop } from './workloop.js';
 import { WorkQueue } from './workqueue.js';
@@ -90,6 +90,7 @@ export function createController(
           KubernetesListObject<MapReduceJob>
         >,
       log,
+      { transform: transformJob },
     );
   const podsIn = (ns: string | undefined): ResilientInformer<V1Pod> =>
     new ResilientInformer<V1Pod>(

@@ -19,7 +19,7 @@ import { ResultStore } from '../../src/controller/resultstore.js';
 import { resolveItems } from '../../src/input/resolve.js';
 import type { JobBuilder } from './jobbuilder.js';
 import { at } from './podstates.js';
-import { ListCache, RecordingClient } from './recording.js';
+import { FrozenCopyCache, ListCache, RecordingClient } from './recording.js';
 
 export const HARNESS_OPTIONS: ControllerOptions = {
   keepFailedPods: 1,
@@ -30,7 +30,8 @@ export const HARNESS_UID = 'uid-1';
 
 export class ControllerHarness {
   readonly client = new RecordingClient();
-  readonly jobs = new ListCache<MapReduceJob>();
+  /** Deep-frozen copies: the controller must not write into a cached job. */
+  readonly jobs = new FrozenCopyCache<MapReduceJob>();
   readonly pods = new ListCache<V1Pod>();
   readonly expectations: Expectations;
   readonly items: ItemStore;

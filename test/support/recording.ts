@@ -7,6 +7,7 @@ import type { MapReduceJob } from '../../src/api/types.js';
 import type { CoreClient, JobClient, ObjectCache, PodClient } from '../../src/controller/clients.js';
 import type { ControllerHooks, PodDecorations } from '../../src/controller/hooks.js';
 import type { PodToCreate } from '../../src/controller/jobstate.js';
+import { deepFreeze } from './freeze.js';
 
 type Method = keyof CoreClient | keyof JobClient | keyof PodClient;
 
@@ -265,5 +266,23 @@ export class ListCache<
     return namespace === undefined
       ? this.items
       : this.items.filter((o) => o.metadata?.namespace === namespace);
+  }
+}
+
+/**
+ * A ListCache that hands out deep-frozen copies, as a reader of an informer's cache must treat what it gets:
+ * one that writes into a cached object (say a job's spec, which the controller shares instead of copying)
+ * throws.
+ */
+export class FrozenCopyCache<
+  T extends { metadata?: { name?: string; namespace?: string } },
+> extends ListCache<T> {
+  override get(name: string, namespace?: string): T | undefined {
+    const found = super.get(name, namespace);
+    return found === undefined ? undefined : deepFreeze(structuredClone(found));
+  }
+
+  override list(namespace?: string): readonly T[] {
+    return super.list(namespace).map((o) => deepFreeze(structuredClone(o)));
   }
 }

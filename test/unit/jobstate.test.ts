@@ -7,6 +7,7 @@ import { transformPod } from '../../src/controller/podtransform.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod, reducePod } from '../support/podstates.js';
+import { deepFreeze } from '../support/freeze.js';
 
 const OPTIONS: ControllerOptions = { keepFailedPods: 1, retryBackoffBaseMs: 1000, retryBackoffMaxMs: 8000 };
 
@@ -60,15 +61,6 @@ function inputFor(tc: Case): JobStateInput {
     now: new Date((tc.now ?? at(0)).getTime()),
     options: { ...OPTIONS },
   };
-}
-
-/** Freezes every object and array reachable from value, so any write to it throws (modules are strict). */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 /** The input's data (all but functions such as itemId), deep-copied: Dates, which freezing cannot protect, included. */

@@ -7,7 +7,7 @@ import { ANNOTATION_CANCELLED_AT, ENV_ITEM_ID } from '../../src/api/constants.js
 import type { MapReduceJob } from '../../src/api/types.js';
 import { controllingJob, isControlledBy, isTracked, ownerReference } from '../../src/controller/ownership.js';
 import { failureReason, observePod } from '../../src/controller/podobservation.js';
-import { transformPod } from '../../src/controller/podtransform.js';
+import { transformJob, transformPod } from '../../src/controller/podtransform.js';
 import { controllerGauges } from '../../src/telemetry/gauges.js';
 import { SpanDelivery } from '../../src/telemetry/delivery.js';
 import { Attr, Outcome } from '../../src/telemetry/names.js';
@@ -365,5 +365,22 @@ describe('a job reconciled from transformed pods', function () {
     expect((whole as { finalPhase: string }).finalPhase).to.equal('Succeeded');
     // Eleven attempts, the map and reduce phases, the job.
     expect((whole as { spans: unknown[] }).spans).to.have.length(14);
+  });
+});
+
+describe('transformJob', function () {
+  const MANAGED = [{ manager: 'kubectl', operation: 'Update', apiVersion: 'mapreduce.dev/v1alpha1' }];
+
+  it('drops the managedFields and keeps the rest of the job, leaving its input as it was', function () {
+    const job: MapReduceJob = { ...JOB, metadata: { ...JOB.metadata, managedFields: MANAGED } };
+    const before = structuredClone(job);
+    const kept = transformJob(job);
+    expect(kept).to.deep.equal({ ...JOB, metadata: { ...JOB.metadata } });
+    expect(kept.metadata).to.not.have.property('managedFields');
+    expect(job).to.deep.equal(before);
+  });
+
+  it('hands back a job without managedFields as it is', function () {
+    expect(transformJob(JOB)).to.equal(JOB);
   });
 });
