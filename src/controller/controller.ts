@@ -27,7 +27,7 @@ import type { BackgroundReleaser } from './managepods.js';
 import { jobKey } from './naming.js';
 import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
-import { toDate } from './podobservation.js';
+import { reconcileFacts, sameFacts, toDate } from './podobservation.js';
 import { setReadiness } from './readiness.js';
 import { carriedCount, carriedPieceNames, loadRerunInput } from './rerun.js';
 import { resultPieceNames } from './resultstore.js';
@@ -81,6 +81,11 @@ export class Controller {
   private readonly statusWrites = new Map<string, { replacedRVs: string[]; at: number }>();
   /** A job copy whose finalizers this reconcile patched: the resourceVersion it had before (see writeStatus). */
   private readonly versionsBefore = new WeakMap<MapReduceJob, string>();
+  /**
+   * Each cached pod's reconcileFacts, by namespace/name (as many as the pod cache holds): an update that leaves
+   * them as they were does not reconcile its job. A 500-item job's pods made 3.3 reconciles each before.
+   */
+  private readonly podFacts = new Map<string, readonly unknown[]>();
 
   constructor(
     private readonly deps: ControllerDeps,
@@ -116,7 +121,20 @@ export class Controller {
     // until its span is delivered, and the job's reconciles must not wait for that.
     if (verb === 'delete' || pod.metadata?.deletionTimestamp)
       this.deps.expectations.observedDelete(key, pod.metadata!.name!);
-    return key;
+    return this.changesFacts(pod, verb) ? key : undefined;
+  }
+
+  /** Whether this event may change what its job's reconcile decides: any add or delete, an update that changes reconcileFacts. */
+  private changesFacts(pod: V1Pod, verb: 'add' | 'update' | 'delete'): boolean {
+    const podKey = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+    if (verb === 'delete') {
+      this.podFacts.delete(podKey);
+      return true;
+    }
+    const facts = reconcileFacts(pod);
+    const before = this.podFacts.get(podKey);
+    this.podFacts.set(podKey, facts);
+    return verb === 'add' || before === undefined || !sameFacts(before, facts);
   }
 
   /** Reconciles one job. Returns when to look again, if time alone can change something. */

@@ -6,9 +6,11 @@ import {
   LABEL_ATTEMPT,
   LABEL_ITEM_INDEX,
   LABEL_PHASE,
+  LABEL_JOB_NAME,
   PHASE_MAP,
   PHASE_REDUCE,
 } from '../api/constants.js';
+import { controllingJob, isTracked } from './ownership.js';
 
 export type AttemptState = 'active' | 'succeeded' | 'failed';
 
@@ -139,4 +141,34 @@ export function failureReason(pod: V1Pod): string {
     return terminated.reason;
   if (terminated?.exitCode !== undefined) return `exit code ${terminated.exitCode}`;
   return 'Unknown';
+}
+
+/**
+ * What of a pod its job's reconcile acts on, compared element by element (sameFacts): the attempt it is and how
+ * it ended, whether it is still tracked or being deleted, and whose it is. An update that leaves these as they
+ * were (the scheduler's binding; the kubelet's Pending, Running, Ready) changes nothing the reconcile decides,
+ * so it does not reconcile the job (Controller.podChanged). What else telemetry reads of a pod (its node, its
+ * conditions' times, when its container started) is read once the attempt has ended, from the pod then.
+ */
+export function reconcileFacts(pod: V1Pod): readonly unknown[] {
+  const o = observePod(pod);
+  return [
+    o?.phase,
+    o?.index,
+    o?.attempt,
+    o?.state,
+    o?.exitCode,
+    o?.reason,
+    o?.message,
+    o?.finishedAt?.getTime(),
+    o?.cancelledAt?.getTime(),
+    pod.metadata?.deletionTimestamp !== undefined,
+    isTracked(pod),
+    controllingJob(pod)?.uid,
+    pod.metadata?.labels?.[LABEL_JOB_NAME],
+  ];
+}
+
+export function sameFacts(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

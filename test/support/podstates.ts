@@ -81,6 +81,16 @@ export class AgentPodBuilder {
     return this;
   }
 
+  /** Bound to a node by the scheduler (still Pending until the kubelet runs it). */
+  scheduled(node = 'node-1'): this {
+    this.pod.spec = { ...this.pod.spec!, nodeName: node };
+    this.pod.status = {
+      ...this.pod.status,
+      conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: T0 }],
+    };
+    return this;
+  }
+
   /** Carries the operator's tracking finalizer, as every pod it creates does. */
   tracked(): this {
     this.pod.metadata!.finalizers = ['mapreduce.dev/tracking'];
@@ -90,6 +100,11 @@ export class AgentPodBuilder {
   /** Deleted by someone at this time; a finalizer keeps it readable. */
   deleting(at: Date): this {
     this.pod.metadata!.deletionTimestamp = at;
+    return this;
+  }
+
+  annotate(key: string, value: string): this {
+    this.pod.metadata!.annotations = { ...this.pod.metadata!.annotations, [key]: value };
     return this;
   }
 

@@ -24,6 +24,7 @@ import { ControllerHarness } from '../support/controllerharness.js';
 import { makeJob } from '../support/jobbuilder.js';
 import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod } from '../support/podstates.js';
+import type { AgentPodBuilder } from '../support/podstates.js';
 import { RecordingHooks } from '../support/recording.js';
 
 const KEY = 'ns/wc';
@@ -1038,6 +1039,47 @@ describe('syncJob', function () {
     expect(w.expectations.satisfied(KEY)).to.equal(false);
     expect(w.controller.podChanged(pod1!, 'add')).to.equal(KEY);
     expect(w.expectations.satisfied(KEY)).to.equal(true);
+  });
+
+  it('reconciles the job for a pod event that may change what it decides, not for the others', function () {
+    const w = world(three());
+    const owned = (b: AgentPodBuilder): V1Pod => {
+      const pod = b.obj();
+      pod.metadata!.ownerReferences = [ownerReference(w.job)];
+      return pod;
+    };
+    const events: [string, 'add' | 'update' | 'delete', V1Pod][] = [
+      ['created', 'add', owned(mapPod(0).tracked())],
+      ['bound to a node', 'update', owned(mapPod(0).tracked().scheduled())],
+      ['running', 'update', owned(mapPod(0).tracked().scheduled().running())],
+      ['succeeded', 'update', owned(mapPod(0).tracked().succeeded('"A"'))],
+      ['annotated', 'update', owned(mapPod(0).tracked().succeeded('"A"').annotate('x', 'y'))],
+      ['released', 'update', owned(mapPod(0).succeeded('"A"'))],
+      ['deleted', 'delete', owned(mapPod(0).succeeded('"A"'))],
+      ['item 1 running', 'update', owned(mapPod(1).tracked().running())], // first seen in an update
+      ['item 1 running again', 'update', owned(mapPod(1).tracked().running())],
+      ['item 1 deleted by someone', 'update', owned(mapPod(1).tracked().running().deleting(at(2)))],
+      ['item 2 running', 'add', owned(mapPod(2).tracked().running())],
+      ['item 2 orphaned', 'update', mapPod(2).tracked().running().obj()],
+      ['item 2 failed', 'update', mapPod(2).tracked().failed(1).obj()],
+      ['item 2 failed, other exit code', 'update', mapPod(2).tracked().failed(2).obj()],
+    ];
+    expect(events.map(([what, verb, pod]) => [what, w.controller.podChanged(pod, verb)])).to.deep.equal([
+      ['created', KEY],
+      ['bound to a node', undefined],
+      ['running', undefined],
+      ['succeeded', KEY],
+      ['annotated', undefined],
+      ['released', KEY],
+      ['deleted', KEY],
+      ['item 1 running', KEY],
+      ['item 1 running again', undefined],
+      ['item 1 deleted by someone', KEY],
+      ['item 2 running', KEY],
+      ['item 2 orphaned', KEY], // found by its job-name label
+      ['item 2 failed', KEY],
+      ['item 2 failed, other exit code', KEY],
+    ]);
   });
 
   it('after its own status write, waits for the cache to show it (at most STATUS_CACHE_WAIT_MS)', async function () {
