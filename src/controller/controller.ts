@@ -114,6 +114,7 @@ export class Controller {
     if (verb === 'delete') this.deps.releaser.gone(pod);
     const name =
       controllingJob(pod)?.name ?? (isTracked(pod) ? pod.metadata?.labels?.[LABEL_JOB_NAME] : undefined);
+    const changed = this.changesFacts(pod, name === undefined ? 'delete' : verb);
     if (!name) return undefined;
     const key = jobKey(pod.metadata!.namespace!, name);
     if (verb === 'add') this.deps.expectations.observedCreate(key, pod.metadata!.name!);
@@ -121,12 +122,15 @@ export class Controller {
     // until its span is delivered, and the job's reconciles must not wait for that.
     if (verb === 'delete' || pod.metadata?.deletionTimestamp)
       this.deps.expectations.observedDelete(key, pod.metadata!.name!);
-    return this.changesFacts(pod, verb) ? key : undefined;
+    return changed ? key : undefined;
   }
 
-  /** Whether this event may change what its job's reconcile decides: any add or delete, an update that changes reconcileFacts. */
+  /**
+   * Whether this event may change what its job's reconcile decides: any add or delete, an update that changes
+   * reconcileFacts. A pod of no job (an orphan released, or a label removed) is forgotten as a deleted one is.
+   */
   private changesFacts(pod: V1Pod, verb: 'add' | 'update' | 'delete'): boolean {
-    const podKey = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+    const podKey = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     if (verb === 'delete') {
       this.podFacts.delete(podKey);
       return true;

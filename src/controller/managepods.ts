@@ -191,7 +191,10 @@ export class BackgroundReleaser {
     private readonly callbacks: {
       /** Pods remove() released (for the hooks' released()). */
       onReleased?: (pods: readonly V1Pod[]) => void;
-      /** A removal failed: the pod's job should be reconciled again after this long, to hand it over again. */
+      /**
+       * A removal or a release failed: the pod's job should be reconciled again after this long, to hand it over
+       * (or release it) again.
+       */
       onRetry?: (pod: V1Pod, afterMs: number) => void;
     } = {},
     private readonly nowMs: () => number = () => performance.now(),
@@ -208,10 +211,12 @@ export class BackgroundReleaser {
             await releasePod(this.core, pod);
             released.push(pod);
           } catch (err) {
+            // Nothing else may reconcile its job soon (a pod update that changes nothing does not): asked for.
             this.log.debug(
               { err, pod: pod.metadata?.name },
-              'could not release pod (the next reconcile of its job will)',
+              'could not release pod; its job is reconciled again to release it',
             );
+            this.callbacks.onRetry?.(pod, REMOVAL_RETRY_BASE_MS);
           }
         }),
       ),

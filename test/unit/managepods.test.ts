@@ -70,12 +70,18 @@ function finished(name: string, opts: { rv?: string; released?: boolean; deletin
 }
 
 describe('BackgroundReleaser', function () {
-  const rows: { name: string; fail?: { code: number; target: string }; released: string[] }[] = [
+  const rows: {
+    name: string;
+    fail?: { code: number; target: string };
+    released: string[];
+    retried?: [string, number][];
+  }[] = [
     { name: 'releases each pod with one finalizer patch', released: ['wc-0-0', 'wc-1-0', 'wc-2-0'] },
     {
-      name: 'leaves out a pod whose patch failed (its job’s next reconcile releases it)',
+      name: 'leaves out a pod whose patch failed, and has its job reconciled again to release it',
       fail: { code: 500, target: 'ns/wc-1-0' },
       released: ['wc-0-0', 'wc-2-0'],
+      retried: [['wc-1-0', REMOVAL_RETRY_BASE_MS]],
     },
     {
       name: 'counts a pod already gone as released',
@@ -87,8 +93,13 @@ describe('BackgroundReleaser', function () {
     it(row.name, async function () {
       const client = new RecordingClient();
       if (row.fail) client.fail('patchNamespacedPod', row.fail.code, row.fail.target);
-      const released = await new BackgroundReleaser(client, silent).release(pods(3));
+      const retried: [string, number][] = [];
+      const releaser = new BackgroundReleaser(client, silent, {
+        onRetry: (pod, afterMs) => retried.push([pod.metadata!.name!, afterMs]),
+      });
+      const released = await releaser.release(pods(3));
       expect(released.map((p) => p.metadata!.name).sort()).to.deep.equal(row.released);
+      expect(retried).to.deep.equal(row.retried ?? []);
       expect(client.log).to.deep.equal([
         'patchNamespacedPod ns/wc-0-0 release',
         'patchNamespacedPod ns/wc-1-0 release',

@@ -1063,6 +1063,15 @@ describe('syncJob', function () {
       ['item 2 orphaned', 'update', mapPod(2).tracked().running().obj()],
       ['item 2 failed', 'update', mapPod(2).tracked().failed(1).obj()],
       ['item 2 failed, other exit code', 'update', mapPod(2).tracked().failed(2).obj()],
+      ['item 3 running', 'add', owned(mapPod(3).tracked().running())],
+      [
+        'item 3 cancelled',
+        'update',
+        owned(mapPod(3).tracked().running().annotate(ANNOTATION_CANCELLED_AT, at(5).toISOString())),
+      ],
+      ['item 4 running', 'add', owned(mapPod(4).tracked().running())],
+      ['item 4 orphaned and released: no job', 'update', mapPod(4).running().obj()],
+      ['item 4 as first added', 'update', owned(mapPod(4).tracked().running())], // forgotten: first sight
     ];
     expect(events.map(([what, verb, pod]) => [what, w.controller.podChanged(pod, verb)])).to.deep.equal([
       ['created', KEY],
@@ -1079,6 +1088,11 @@ describe('syncJob', function () {
       ['item 2 orphaned', KEY], // found by its job-name label
       ['item 2 failed', KEY],
       ['item 2 failed, other exit code', KEY],
+      ['item 3 running', KEY],
+      ['item 3 cancelled', KEY],
+      ['item 4 running', KEY],
+      ['item 4 orphaned and released: no job', undefined],
+      ['item 4 as first added', KEY],
     ]);
   });
 
