@@ -11,6 +11,7 @@ import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { FromJobStatus, MapReduceJob, MapReduceJobStatus } from '../api/types.js';
 import { apiMessage, isInvalid, isNotFound } from '../apierrors.js';
 import { InputError } from '../input/resolve.js';
+import type { CacheIndex } from './cacheindex.js';
 import type { JobClient, CoreClient, ObjectCache, PodClient } from './clients.js';
 import { setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
@@ -62,6 +63,8 @@ export interface ControllerDeps {
   /** Informer caches: read only, never mutated (syncJob works on a copy). */
   jobs: ObjectCache<MapReduceJob>;
   pods: ObjectCache<V1Pod>;
+  /** The pod cache by job name (jobNamesOf); without it a reconcile reads every pod of its namespace. */
+  podIndex?: Pick<CacheIndex<V1Pod>, 'get'>;
   items: ItemStore;
   results: ResultStore;
   expectations: Expectations;
@@ -468,7 +471,7 @@ export class Controller {
   }
 
   /**
-   * The namespace's pods of this job name, in one pass over the cache: those the live job (uid) controls, and
+   * The namespace's pods of this job name, from the pod index (else in one pass over the cache): those the live job (uid) controls, and
    * the strays — still tracked but controlled by no live job of that name (an earlier job's of the same name,
    * or orphaned by a deletion with propagationPolicy=Orphan).
    */
@@ -479,7 +482,7 @@ export class Controller {
   ): { owned: V1Pod[]; strays: V1Pod[] } {
     const owned: V1Pod[] = [];
     const strays: V1Pod[] = [];
-    for (const p of this.deps.pods.list(namespace)) {
+    for (const p of this.deps.podIndex?.get(namespace, name) ?? this.deps.pods.list(namespace)) {
       const controller = controllingJob(p);
       if (liveUid !== undefined && controller?.uid === liveUid) owned.push(p);
       else if (p.metadata?.labels?.[LABEL_JOB_NAME] === name && isTracked(p)) strays.push(p);

@@ -17,7 +17,7 @@ import { IndexSet, parseIndexRanges } from './indexranges.js';
 import type { PodObservation } from './podobservation.js';
 import { observePod } from './podobservation.js';
 import { setReadiness } from './readiness.js';
-import { flushDecision, mayBeTruncated, splitPieces } from './resultpieces.js';
+import { flushDecision, mayBeTruncated, splitPieces, storedBytes } from './resultpieces.js';
 import type { Piece, WaitingResult } from './resultpieces.js';
 
 /** Newest dead-letter entries kept in status; the full set is in failedIndexes. Keeps status well under 100 KiB. */
@@ -91,6 +91,21 @@ export function retryBackoffMs(attempt: number, options: ControllerOptions): num
 
 function byAttempt(a: PodObservation, b: PodObservation): number {
   return a.attempt - b.attempt;
+}
+
+/**
+ * The bytes a succeeded attempt's result takes in a piece, once per observation: the ~200 results waiting for a
+ * piece are weighed again by every reconcile until it is written.
+ */
+const resultBytes = new WeakMap<PodObservation, number>();
+
+function waitingBytes(o: PodObservation): number {
+  let bytes = resultBytes.get(o);
+  if (bytes === undefined) {
+    bytes = storedBytes(String(o.index), o.message ?? '');
+    resultBytes.set(o, bytes);
+  }
+  return bytes;
 }
 
 function finishedAtMs(o: PodObservation): number {
@@ -298,7 +313,12 @@ function resultsFlush(sync: Sync, sorted: [number, PodObservation[]][]): boolean
   for (const [index, list] of sorted) {
     const latest = list[list.length - 1]!;
     if (latest.state === 'succeeded')
-      waiting.push({ index, result: latest.message ?? '', finishedAtMs: finishedAtMs(latest) });
+      waiting.push({
+        index,
+        result: latest.message ?? '',
+        finishedAtMs: finishedAtMs(latest),
+        bytes: waitingBytes(latest),
+      });
     else if (latest.state === 'active') running++;
     else if (latest.attempt >= spec.backoffLimitPerItem) ending = true;
   }

@@ -38,6 +38,8 @@ export interface WaitingResult {
   result: string;
   /** When its pod finished (ms since epoch). */
   finishedAtMs: number;
+  /** storedBytes(String(index), result), if the caller keeps it (every reconcile asks again of the same results). */
+  bytes?: number;
 }
 
 export interface FlushInput {
@@ -58,7 +60,7 @@ export function flushDecision(input: FlushInput): { flush: boolean; recheckAfter
   let bytes = 0;
   let oldest = Infinity;
   for (const w of waiting) {
-    bytes += storedBytes(String(w.index), w.result);
+    bytes += w.bytes ?? storedBytes(String(w.index), w.result);
     oldest = Math.min(oldest, w.finishedAtMs);
   }
   if (waiting.length >= FLUSH_RESULTS || bytes >= MAX_PIECE_BYTES || input.running === 0 || input.ending)

@@ -7,6 +7,7 @@ import { LABEL_JOB_NAME } from '../api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import { resolveInChild } from '../input/isolated.js';
 import type { MapReduceJob } from '../api/types.js';
+import { CacheIndex } from './cacheindex.js';
 import type { ObjectCache } from './clients.js';
 import { Controller } from './controller.js';
 import type { EventRecorder } from './events.js';
@@ -18,7 +19,7 @@ import { ItemStore } from './itemstore.js';
 import { MultiNamespaceInformer } from './multinamespace.js';
 import { BackgroundReleaser } from './managepods.js';
 import { jobKey } from './naming.js';
-import { controllingJob } from './ownership.js';
+import { controllingJob, jobNamesOf } from './ownership.js';
 import { PodApi } from './podapi.js';
 import type { ControllerOptions } from './jobstate.js';
 import { transformJob, transformPod } from './podtransform.js';
@@ -105,6 +106,8 @@ export function createController(
     );
   const jobs = watching(config.namespaces, jobsIn);
   const pods = watching(config.namespaces, podsIn);
+  // Attached before every other pod handler: a reconcile enqueued by one reads its job's pods from it.
+  const podIndex = new CacheIndex<V1Pod>(jobNamesOf).attach(pods);
   const watched = config.namespaces.length > 0 ? config.namespaces.join(',') : '(all)';
   const queue = new WorkQueue();
   const podApi = new PodApi(kc);
@@ -126,6 +129,7 @@ export function createController(
       jobsApi: custom,
       jobs,
       pods,
+      podIndex,
       items: new ItemStore(core),
       results: new ResultStore(core),
       expectations: new Expectations(),

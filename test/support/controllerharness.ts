@@ -14,7 +14,7 @@ import { noopHooks } from '../../src/controller/hooks.js';
 import { ANNOTATION_TOTAL_ITEMS, ItemStore, shardItems } from '../../src/controller/itemstore.js';
 import { BackgroundReleaser } from '../../src/controller/managepods.js';
 import type { ControllerOptions } from '../../src/controller/jobstate.js';
-import { ownerReference } from '../../src/controller/ownership.js';
+import { jobNamesOf, ownerReference } from '../../src/controller/ownership.js';
 import { ResultStore } from '../../src/controller/resultstore.js';
 import { resolveItems } from '../../src/input/resolve.js';
 import type { JobBuilder } from './jobbuilder.js';
@@ -79,6 +79,8 @@ export class ControllerHarness {
         jobsApi: this.client,
         jobs: this.jobs,
         pods: this.pods,
+        // The pod index as the wiring's CacheIndex answers it, over the plain list.
+        podIndex: { get: (ns, value) => this.pods.list(ns).filter((p) => jobNamesOf(p).includes(value)) },
         items: this.items,
         results: new ResultStore(this.client),
         expectations: this.expectations,

@@ -49,6 +49,11 @@ describe('result pieces', function () {
       expect: { flush: true },
     },
     {
+      name: 'the bytes a caller kept for each result are what count: MAX_PIECE_BYTES, written',
+      input: input({ waiting: waiting(2, 999).map((w) => ({ ...w, bytes: MAX_PIECE_BYTES / 2 })) }),
+      expect: { flush: true },
+    },
+    {
       name: 'no attempt running: nothing else is coming',
       input: input({ running: 0 }),
       expect: { flush: true },
