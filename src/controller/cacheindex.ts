@@ -1,7 +1,7 @@
 // An index over an informer's cache (client-go's Indexer): its objects by the values an index function gives,
 // kept by the informer's own add, update and delete handlers, attached before any other so a handler that reads
 // the index sees the event's object in it. The pod cache is indexed by job name: a reconcile reads its job's
-// pods without a pass over every pod of the namespace (podsOf, once per reconcile, took a sixth of syncJob's
+// pods without a pass over every pod of the namespace (podsOf, once per reconcile, took 14% of syncJob's
 // CPU with the ~200 finished pods a 500-item job keeps until their results are stored).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Handler } from './informer.js';

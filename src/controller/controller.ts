@@ -86,7 +86,7 @@ export class Controller {
   private readonly versionsBefore = new WeakMap<MapReduceJob, string>();
   /**
    * Each cached pod's reconcileFacts, by namespace/name (as many as the pod cache holds): an update that leaves
-   * them as they were does not reconcile its job. A 500-item job's pods made 3.3 reconciles each before.
+   * them as they were does not reconcile its job: a 500-item job made 3.3 to 3.6 reconciles per pod before, 2.1 to 2.6 after.
    */
   private readonly podFacts = new Map<string, readonly unknown[]>();
 
