@@ -103,8 +103,12 @@ export async function releasePod(core: Pick<PodClient, 'patchNamespacedPod'>, po
 }
 
 /**
- * Removes a finished pod: released first unless held (onReleased told), then deleted with no grace period; nothing
- * runs, so the pod is gone with the delete itself. A pod already being deleted is only released.
+ * Removes a finished pod: deleted with no grace period first, then released unless held (onReleased told). Nothing
+ * runs, so the pod goes as soon as it has no finalizer: with the delete when it was released already, else with
+ * the release. In this order a pod costs every watcher two events (its deletion marked, then gone) rather than
+ * three (released, its deletion marked, gone: a delete with no grace period writes the mark before it removes the
+ * pod), and no simulated kubelet deletes it again (kwok's pod-delete stage waits for the finalizers to go). A pod
+ * already being deleted is only released.
  */
 async function removeFinishedPod(
   core: Pick<PodClient, 'patchNamespacedPod' | 'deleteNamespacedPod'>,
@@ -112,16 +116,16 @@ async function removeFinishedPod(
   held: boolean,
   onReleased: (pod: V1Pod) => void,
 ): Promise<void> {
-  if (!held && isTracked(pod)) {
-    await releasePod(core, pod);
-    onReleased(pod);
-  }
   if (!pod.metadata?.deletionTimestamp)
     await core.deleteNamespacedPod({
       namespace: pod.metadata!.namespace!,
       name: pod.metadata!.name!,
       gracePeriodSeconds: 0,
     });
+  if (!held && isTracked(pod)) {
+    await releasePod(core, pod);
+    onReleased(pod);
+  }
 }
 
 /**
@@ -131,7 +135,7 @@ async function removeFinishedPod(
 export const MAX_BACKGROUND_RELEASES_IN_FLIGHT = 32;
 
 /**
- * Finished pods being removed at once outside a reconcile (a release and a delete each, one after the other). A
+ * Finished pods being removed at once outside a reconcile (a delete and a release each, one after the other). A
  * results flush makes a few hundred pods removable at once, and the reconciles' creates queue behind their writes
  * at the API server: from a pod's end to its slot's next pod took up to 1.9 s with 32 at once, 0.36 s with 4
  * (500 items at parallelism 20, 500 ms pods, two runs each; the longest turnaround of bench/timeline.ts).
@@ -172,7 +176,7 @@ interface Removal {
  *   tracking finalizer as soon as what held them is settled (their attempt's span delivered), so the window in
  *   which a crash makes a new leader deliver a span again is one request's rather than one reconcile's;
  * - remove() (at most MAX_BACKGROUND_REMOVALS_IN_FLIGHT pods at a time): finished pods whose record is complete
- *   go (released unless held, then deleted). A reconcile hands them over and goes on: the 202 deletions of a
+ *   go (deleted, then released unless held: removeFinishedPod). A reconcile hands them over and goes on: the 202 deletions of a
  *   results flush took a reconcile 2.7 s, during which no replacement pod was created (500 items at parallelism
  *   20). Finished pods count for nothing in the job's state, so no expectation waits for them. A pod is handed
  *   over once; again only if its removal failed (after a backoff, its job requeued for it: onRetry), or if it was
@@ -229,8 +233,8 @@ export class BackgroundReleaser {
   }
 
   /**
-   * Removes these finished pods in the background: each released (unless in `hold`) and deleted with no grace
-   * period. Returns how many were handed over now (see the class comment for which are skipped).
+   * Removes these finished pods in the background: each deleted with no grace period and released (unless in
+   * `hold`). Returns how many were handed over now (see the class comment for which are skipped).
    */
   remove(pods: readonly V1Pod[], hold: ReadonlySet<V1Pod>): number {
     let handed = 0;

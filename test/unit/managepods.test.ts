@@ -135,9 +135,9 @@ describe('managePods: the deletions it waits to see', function () {
     satisfied: boolean;
   }[] = [
     {
-      name: 'a pod it deletes: released, deleted, and its deletion awaited',
+      name: 'a pod it deletes: deleted, released, and its deletion awaited',
       deleting: false,
-      calls: ['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p'],
+      calls: ['deleteNamespacedPod ns/p', 'patchNamespacedPod ns/p release'],
       satisfied: false,
     },
     {
@@ -154,10 +154,10 @@ describe('managePods: the deletions it waits to see', function () {
       satisfied: true,
     },
     {
-      name: 'a pod it deletes, gone meanwhile: its deletion counts as seen',
+      name: 'a pod it deletes, gone meanwhile: its deletion counts as seen, nothing left to release',
       deleting: false,
       fail: 404,
-      calls: ['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p'],
+      calls: ['deleteNamespacedPod ns/p'],
       satisfied: true,
     },
   ];
@@ -189,9 +189,9 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
     released: string[];
   }[] = [
     {
-      name: 'a tracked pod: released (told to the hooks), then deleted with no grace period',
+      name: 'a tracked pod: deleted with no grace period, then released (told to the hooks): two events, not three',
       pod: finished('p'),
-      calls: ['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p'],
+      calls: ['deleteNamespacedPod ns/p', 'patchNamespacedPod ns/p release'],
       released: ['p'],
     },
     {
@@ -214,10 +214,10 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
       released: [],
     },
     {
-      name: 'a failed release: no delete (handed over again after a backoff)',
+      name: 'a failed release: deleted, its finalizer kept (handed over again after a backoff)',
       pod: finished('p'),
       fail: { method: 'patchNamespacedPod', code: 500 },
-      calls: ['patchNamespacedPod ns/p release'],
+      calls: ['deleteNamespacedPod ns/p', 'patchNamespacedPod ns/p release'],
       released: [],
     },
   ];
@@ -243,12 +243,12 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
     const handed = [releaser.remove([finished('p')], none), releaser.remove([finished('p')], none)]; // queued
     await releaser.idle();
     handed.push(releaser.remove([finished('p')], none)); // done; the cache still shows the version handed over
-    handed.push(releaser.remove([finished('p', { rv: '2', released: true })], none)); // released, not yet deleted
+    handed.push(releaser.remove([finished('p', { rv: '2', deleting: true })], none)); // deleted, not yet released
     releaser.gone(finished('p'));
     handed.push(releaser.remove([finished('p')], none)); // a reconcile that listed its pods before the delete event
     await releaser.idle();
     expect(handed).to.deep.equal([1, 0, 0, 0, 0]);
-    expect(client.log).to.deep.equal(['patchNamespacedPod ns/p release', 'deleteNamespacedPod ns/p']);
+    expect(client.log).to.deep.equal(['deleteNamespacedPod ns/p', 'patchNamespacedPod ns/p release']);
   });
 
   it('a pod removed while held is handed over again for its release only once it is releasable', async function () {
@@ -335,8 +335,8 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
     expect(client.log).to.deep.equal([
       'deleteNamespacedPod ns/r',
       'createNamespacedPod ns/c',
-      'patchNamespacedPod ns/p release', // handed over after the creates
-      'deleteNamespacedPod ns/p',
+      'deleteNamespacedPod ns/p', // handed over after the creates
+      'patchNamespacedPod ns/p release',
     ]);
     expectations.observedCreate('ns/job', 'c');
     expect(expectations.satisfied('ns/job')).to.equal(false); // r's deletion, not p's

@@ -602,7 +602,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a tracked pod of a recorded item is released from its finalizer, then deleted',
+    name: 'a tracked pod of a recorded item is deleted, then released from its finalizer',
     job: three(),
     status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1 }),
     pods: [
@@ -614,13 +614,13 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        // In the background: a finished pod is released, then gone with the delete; the reconcile goes on.
-        'patchNamespacedPod ns/wc-0-0 release',
+        // In the background: a finished pod is deleted, then gone with its release; the reconcile goes on.
+        'deleteNamespacedPod ns/wc-0-0',
         'hook attemptsStarted []',
         'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook released [wc-0-0]',
-        'deleteNamespacedPod ns/wc-0-0',
+        'patchNamespacedPod ns/wc-0-0 release',
         'hook statusWritten',
+        'hook released [wc-0-0]',
         'hook deliver []',
       ],
       status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 2 }),
@@ -682,12 +682,12 @@ const cases: Case[] = [
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
-        'patchNamespacedPod ns/wc-0-0 release', // in the background: released, then gone with the delete
+        'deleteNamespacedPod ns/wc-0-0', // in the background: deleted, then gone with its release
         'hook attemptsStarted []',
         'replaceNamespacedCustomObjectStatus ns/wc',
-        'hook released [wc-0-0]',
-        'deleteNamespacedPod ns/wc-0-0',
+        'patchNamespacedPod ns/wc-0-0 release',
         'hook statusWritten',
+        'hook released [wc-0-0]',
         'hook deliver [wc-0-0]',
       ],
       status: running({ totalItems: 1, activeItems: 1 }),
