@@ -116,12 +116,19 @@ async function removeFinishedPod(
   held: boolean,
   onReleased: (pod: V1Pod) => void,
 ): Promise<void> {
-  if (!pod.metadata?.deletionTimestamp)
-    await core.deleteNamespacedPod({
-      namespace: pod.metadata!.namespace!,
-      name: pod.metadata!.name!,
-      gracePeriodSeconds: 0,
-    });
+  if (!pod.metadata?.deletionTimestamp) {
+    try {
+      await core.deleteNamespacedPod({
+        namespace: pod.metadata!.namespace!,
+        name: pod.metadata!.name!,
+        gracePeriodSeconds: 0,
+      });
+    } catch (err) {
+      // Gone already: as released as it will be (the hooks forget it), and the callers count the 404 as done.
+      if (isNotFound(err) && !held && isTracked(pod)) onReleased(pod);
+      throw err;
+    }
+  }
   if (!held && isTracked(pod)) {
     await releasePod(core, pod);
     onReleased(pod);

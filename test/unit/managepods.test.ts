@@ -214,6 +214,21 @@ describe('BackgroundReleaser.remove: finished pods, outside the reconcile', func
       released: [],
     },
     {
+      name: 'a pod gone already (its delete answered 404): done, and told to the hooks as released',
+      pod: finished('p'),
+      fail: { method: 'deleteNamespacedPod', code: 404 },
+      calls: ['deleteNamespacedPod ns/p'],
+      released: ['p'],
+    },
+    {
+      name: 'a held pod gone already: done, not told as released (its span is not settled)',
+      pod: finished('p'),
+      held: true,
+      fail: { method: 'deleteNamespacedPod', code: 404 },
+      calls: ['deleteNamespacedPod ns/p'],
+      released: [],
+    },
+    {
       name: 'a failed release: deleted, its finalizer kept (handed over again after a backoff)',
       pod: finished('p'),
       fail: { method: 'patchNamespacedPod', code: 500 },
