@@ -60,11 +60,10 @@ export interface ControllerDeps {
   /** Removes finished pods whose record is complete, outside the reconcile (managepods.ts). */
   releaser: BackgroundReleaser;
   jobsApi: JobClient;
-  /** Informer caches: read only, never mutated (syncJob works on a copy). */
+  /** The job cache: read only, never mutated (syncJob works on a copy). */
   jobs: ObjectCache<MapReduceJob>;
-  pods: ObjectCache<V1Pod>;
-  /** The pod cache by job name (jobNamesOf); without it a reconcile reads every pod of its namespace. */
-  podIndex?: Pick<CacheIndex<V1Pod>, 'get'>;
+  /** The pod cache by job name (jobNamesOf), read only: a reconcile reads its own job's pods, not the namespace's. */
+  podIndex: Pick<CacheIndex<V1Pod>, 'get'>;
   items: ItemStore;
   results: ResultStore;
   expectations: Expectations;
@@ -472,8 +471,8 @@ export class Controller {
   }
 
   /**
-   * The namespace's pods of this job name, from the pod index (else in one pass over the cache): those the live
-   * job (uid) controls, and the strays — still tracked but controlled by no live job of that name (an earlier
+   * The namespace's pods of this job name, from the pod index: those the live job (uid) controls, and the
+   * strays — still tracked but controlled by no live job of that name (an earlier
    * job's of the same name, or orphaned by a deletion with propagationPolicy=Orphan).
    */
   private podsOf(
@@ -483,7 +482,7 @@ export class Controller {
   ): { owned: V1Pod[]; strays: V1Pod[] } {
     const owned: V1Pod[] = [];
     const strays: V1Pod[] = [];
-    for (const p of this.deps.podIndex?.get(namespace, name) ?? this.deps.pods.list(namespace)) {
+    for (const p of this.deps.podIndex.get(namespace, name)) {
       const controller = controllingJob(p);
       if (liveUid !== undefined && controller?.uid === liveUid) owned.push(p);
       else if (p.metadata?.labels?.[LABEL_JOB_NAME] === name && isTracked(p)) strays.push(p);

@@ -116,6 +116,7 @@ async function removeFinishedPod(
   held: boolean,
   onReleased: (pod: V1Pod) => void,
 ): Promise<void> {
+  const releases = !held && isTracked(pod);
   if (!pod.metadata?.deletionTimestamp) {
     try {
       await core.deleteNamespacedPod({
@@ -125,11 +126,11 @@ async function removeFinishedPod(
       });
     } catch (err) {
       // Gone already: as released as it will be (the hooks forget it), and the callers count the 404 as done.
-      if (isNotFound(err) && !held && isTracked(pod)) onReleased(pod);
+      if (isNotFound(err) && releases) onReleased(pod);
       throw err;
     }
   }
-  if (!held && isTracked(pod)) {
+  if (releases) {
     await releasePod(core, pod);
     onReleased(pod);
   }
@@ -183,9 +184,9 @@ interface Removal {
  *   tracking finalizer as soon as what held them is settled (their attempt's span delivered), so the window in
  *   which a crash makes a new leader deliver a span again is one request's rather than one reconcile's;
  * - remove() (at most MAX_BACKGROUND_REMOVALS_IN_FLIGHT pods at a time): finished pods whose record is complete
- *   go (deleted, then released unless held: removeFinishedPod). A reconcile hands them over and goes on: the 202 deletions of a
- *   results flush took a reconcile 2.7 s, during which no replacement pod was created (500 items at parallelism
- *   20). Finished pods count for nothing in the job's state, so no expectation waits for them. A pod is handed
+ *   go (deleted, then released unless held: removeFinishedPod). A reconcile hands them over and goes on: the
+ *   202 deletions of a results flush took a reconcile 2.7 s, during which no replacement pod was created (500
+ *   items at parallelism 20). Finished pods count for nothing in the job's state, so no expectation waits for them. A pod is handed
  *   over once; again only if its removal failed (after a backoff, its job requeued for it: onRetry), or if it was
  *   held then and is tracked and releasable now (the telemetry's own release of it failed).
  */

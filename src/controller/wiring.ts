@@ -128,7 +128,6 @@ export function createController(
       releaser,
       jobsApi: custom,
       jobs,
-      pods,
       podIndex,
       items: new ItemStore(core),
       results: new ResultStore(core),

@@ -78,7 +78,6 @@ export class ControllerHarness {
         releaser: this.releaser,
         jobsApi: this.client,
         jobs: this.jobs,
-        pods: this.pods,
         // The pod index as the wiring's CacheIndex answers it, over the plain list.
         podIndex: { get: (ns, value) => this.pods.list(ns).filter((p) => jobNamesOf(p).includes(value)) },
         items: this.items,
