@@ -39,3 +39,72 @@ export function componentPid(name: string): number | undefined {
   const pid = Number(readFileSync(file, 'utf8').trim());
   return existsSync(`/proc/${pid}/stat`) ? pid : undefined;
 }
+
+/**
+ * The local control plane's processes (hack/cluster-up.sh): besides the operator, what a run's pods cost. On
+ * this 2-core machine they share the cores with the operator, so their sum sets how many pods a second fit.
+ */
+export const CONTROL_PLANE = [
+  'kube-apiserver',
+  'etcd',
+  'kube-scheduler',
+  'kube-controller-manager',
+  'kwok',
+] as const;
+export type ControlPlaneComponent = (typeof CONTROL_PLANE)[number];
+export type ComponentCpu = Record<ControlPlaneComponent, number>;
+
+/** Each control-plane process's pid and CPU seconds at one moment. */
+export interface ControlPlaneReading {
+  pids: Record<ControlPlaneComponent, number>;
+  cpu: ComponentCpu;
+}
+
+/** Every control-plane process's CPU now; undefined off the local control plane (a pid file missing). */
+export function readControlPlaneCpu(): ControlPlaneReading | undefined {
+  const pids: Partial<Record<ControlPlaneComponent, number>> = {};
+  const cpu: Partial<ComponentCpu> = {};
+  for (const name of CONTROL_PLANE) {
+    const pid = componentPid(name);
+    if (pid === undefined) return undefined;
+    pids[name] = pid;
+    cpu[name] = cpuSeconds(pid);
+  }
+  return { pids: pids as Record<ControlPlaneComponent, number>, cpu: cpu as ComponentCpu };
+}
+
+/**
+ * The CPU seconds each process spent between two readings (pure). Undefined if either is missing or a process
+ * was restarted between them (another pid: its count started again).
+ */
+export function controlPlaneCpuBetween(
+  before: ControlPlaneReading | undefined,
+  after: ControlPlaneReading | undefined,
+): ComponentCpu | undefined {
+  if (!before || !after) return undefined;
+  if (CONTROL_PLANE.some((name) => before.pids[name] !== after.pids[name])) return undefined;
+  return Object.fromEntries(
+    CONTROL_PLANE.map((name) => [name, after.cpu[name] - before.cpu[name]]),
+  ) as ComponentCpu;
+}
+
+/**
+ * A cycle's CPU per pod in milliseconds (pure): each control-plane process, the controller that ran the pods
+ * (the operator, outside the control plane; undefined for the Indexed Job, whose controller is
+ * kube-controller-manager's), and `all`, their sum.
+ */
+export function cycleCpuPerPodMs(
+  controlPlane: ComponentCpu,
+  controllerCpu: number | undefined,
+  pods: number,
+): Record<ControlPlaneComponent | 'operator' | 'all', number | undefined> {
+  const ms = (seconds: number): number => (seconds * 1000) / pods;
+  const parts = CONTROL_PLANE.map((name) => [name, ms(controlPlane[name])] as const);
+  const all =
+    parts.reduce((sum, [, v]) => sum + v, 0) + (controllerCpu === undefined ? 0 : ms(controllerCpu));
+  return {
+    ...(Object.fromEntries(parts) as Record<ControlPlaneComponent, number>),
+    operator: controllerCpu === undefined ? undefined : ms(controllerCpu),
+    all,
+  };
+}

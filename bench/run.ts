@@ -26,6 +26,7 @@ import type { Delivery, IndexedJobRun, MapReduceRun, Outage, Workload } from './
 import { measureSpanPath } from './spanpath.js';
 import { BARE_CLIENT_MAX_REQUESTS_IN_FLIGHT, runBareClient } from './bareclient.js';
 import type { SpanPathResult } from './spanpath.js';
+import { CONTROL_PLANE, cycleCpuPerPodMs } from './proc.js';
 import { PodTimeline, timelineText } from './timeline.js';
 import type { TimelineSummary } from './timeline.js';
 
@@ -325,6 +326,62 @@ function printTimelines(
         unit: 'ms',
       }),
     );
+}
+
+/**
+ * Each run's whole cycle (bench/runs.ts's Cycle: creation until its namespace is gone, every pod created, run
+ * and deleted): its time and the CPU per pod of every control-plane process and of the operator. The Indexed
+ * Job's time stops at Complete, before its pods are deleted; on 2 shared cores the cycle's CPU is what sets how
+ * many pods a second fit, for any controller. A table per run in the results' detail; the cycle times and the
+ * CPU sums as measures.
+ */
+function printCycles(results: Results, part: Part, indexedRun: IndexedJobRun, mrj: MapReduceRun): void {
+  if (!mrj.cycle) return; // not settled: said by its own measures
+  const runs = [
+    ['Indexed Job', indexedRun.cycle, undefined, indexedRun.attempts],
+    ['MapReduceJob', mrj.cycle, mrj.cycleCpu, mrj.attempts],
+  ] as const;
+  for (const [name, cycle] of runs)
+    printMeasure(
+      results.add({
+        part,
+        name: `${name}: whole cycle, creation until its namespace is gone`,
+        value: cycle.seconds,
+        unit: 's',
+      }),
+    );
+  printMeasure(
+    results.add({
+      part,
+      name: 'MapReduceJob / Indexed Job, whole cycle',
+      value: mrj.cycle.seconds / indexedRun.cycle.seconds,
+      unit: 'x',
+    }),
+  );
+  const perPod = runs.map(([name, cycle, controllerCpu, pods]) => ({
+    name,
+    ms: cycle.controlPlaneCpu && cycleCpuPerPodMs(cycle.controlPlaneCpu, controllerCpu, pods),
+  }));
+  if (perPod.some((r) => r.ms === undefined)) return; // off the local control plane, or a process restarted
+  console.log(row('whole cycle, CPU ms per pod', ...perPod.map((r) => r.name)));
+  for (const key of [...CONTROL_PLANE, 'operator', 'all'] as const)
+    console.log(row(`  ${key}`, ...perPod.map((r) => r.ms![key]?.toFixed(2) ?? '-')));
+  results.detail[`${part}CycleCpuPerPodMs`] = Object.fromEntries(perPod.map((r) => [r.name, r.ms]));
+  for (const r of perPod)
+    results.add({
+      part,
+      name: `${r.name}: CPU per pod, whole cycle, control plane and operator`,
+      value: r.ms!.all!,
+      unit: 'ms',
+    });
+  printMeasure(
+    results.add({
+      part,
+      name: 'MapReduceJob / Indexed Job, CPU per pod, whole cycle',
+      value: perPod[1]!.ms!.all! / perPod[0]!.ms!.all!,
+      unit: 'x',
+    }),
+  );
 }
 
 function printMeasure(m: Measure): void {
@@ -843,6 +900,7 @@ async function main(): Promise<void> {
       results.add({ part: 'equal', name: 'ideal (waves x pod duration)', value: ideal, unit: 's' }),
     );
     printTimelines(results, 'equal', timelines);
+    printCycles(results, 'equal', indexedRun, mrj);
     printMeasure(
       results.add({
         part: 'equal',
@@ -912,6 +970,7 @@ async function main(): Promise<void> {
     ] as const)
       printMeasure(results.add({ part: 'throughput', name, value, unit }));
     printTimelines(results, 'throughput', timelines);
+    printCycles(results, 'throughput', indexedRun, mrj);
     printMeasure(
       results.add({
         part: 'throughput',

@@ -44,10 +44,40 @@ const SETTLE_POLL_MS = 500;
 /** Spans of a job without a reduce phase: one per item, the map phase, the job. */
 const jobSpanCount = (w: Workload): number => w.items + 2;
 
-import { componentPid, cpuSeconds, peakRssMb } from './proc.js';
+import { componentPid, controlPlaneCpuBetween, cpuSeconds, peakRssMb, readControlPlaneCpu } from './proc.js';
+import type { ComponentCpu } from './proc.js';
 
-/** How often the bench looks whether the Indexed Job's namespace (its pods) is gone. */
+/** How often the bench looks whether a run's namespace (its pods) is gone. */
 const NAMESPACE_GONE_POLL_MS = 1000;
+
+/**
+ * A run's whole cycle: from just before its job's creation until its namespace is gone, so every pod it made
+ * has been created, run and deleted (the Indexed Job's pods only go with its namespace, by the garbage
+ * collector; the operator deletes its own as it goes), with whatever else the namespace held.
+ */
+export interface Cycle {
+  seconds: number;
+  /** CPU seconds of each control-plane process over the cycle; undefined off the local control plane. */
+  controlPlaneCpu?: ComponentCpu;
+}
+
+/** Deletes the namespace and waits until it is gone. */
+async function deleteNamespaceAndWait(ns: string): Promise<void> {
+  await deleteTestNamespace(ns);
+  await until(
+    `namespace ${ns} gone`,
+    async () => {
+      try {
+        await cluster().core.readNamespace({ name: ns });
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    },
+    NAMESPACE_GONE_POLL_MS,
+  );
+}
 
 /** How often `until` looks, unless told. */
 const POLL_MS = 200;
@@ -77,16 +107,19 @@ export interface IndexedJobRun {
    * the Job controller's cost for these pods, with whatever the manager's other controllers did meanwhile.
    */
   controllerManagerCpu?: number;
+  cycle: Cycle;
 }
 
 /** The same fan-out as a Kubernetes Indexed Job (kube-controller-manager's Job controller). */
 export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
   const ns = await createTestNamespace('bench-job');
   const own = new OwnCalls();
+  let deleted = false;
   try {
     const callsBefore = await apiRequestCounts(cluster().kc);
     const kcm = componentPid('kube-controller-manager');
     const kcmCpuBefore = kcm === undefined ? 0 : cpuSeconds(kcm);
+    const controlPlaneBefore = readControlPlaneCpu();
     const started = Date.now();
     await cluster().batch.createNamespacedJob({
       namespace: ns,
@@ -116,23 +149,16 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
     // Complete is set once every pod is counted and has lost its tracking finalizer: the Job's calls are done.
     // Its pods stay until the Job is deleted (their deletes, by the garbage collector, are not counted here).
     const apiCalls = callsBetween(callsBefore, await apiRequestCounts(cluster().kc), own.counts);
-    return { seconds, attempts, apiCalls, controllerManagerCpu };
-  } finally {
-    await deleteTestNamespace(ns);
     // Its pods stay until now: the next run must not share the cluster with the garbage collector deleting them.
-    await until(
-      `namespace ${ns} gone`,
-      async () => {
-        try {
-          await cluster().core.readNamespace({ name: ns });
-          return false;
-        } catch (err) {
-          if (isNotFound(err)) return true;
-          throw err;
-        }
-      },
-      NAMESPACE_GONE_POLL_MS,
-    );
+    deleted = true;
+    await deleteNamespaceAndWait(ns);
+    const cycle = {
+      seconds: (Date.now() - started) / 1000,
+      controlPlaneCpu: controlPlaneCpuBetween(controlPlaneBefore, readControlPlaneCpu()),
+    };
+    return { seconds, attempts, apiCalls, controllerManagerCpu, cycle };
+  } finally {
+    if (!deleted) await deleteNamespaceAndWait(ns);
   }
 }
 
@@ -173,6 +199,13 @@ export interface MapReduceRun {
    * left, the bench's own polling taken off.
    */
   apiCalls: ApiCallRow[];
+  /**
+   * The whole cycle, the operator running until its namespace is gone; undefined if the job did not settle (a
+   * telemetry finalizer left could hold the namespace).
+   */
+  cycle?: Cycle;
+  /** Operator CPU over the cycle. */
+  cycleCpu?: number;
 }
 
 export interface RunOptions {
@@ -284,11 +317,13 @@ export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Pr
   const proc = spawnBenchOperator(ns, tracingEnv, options);
   const own = new OwnCalls();
   let outageOver: Promise<void> | undefined;
+  let deleted = false;
   try {
     await sleep(OPERATOR_SETTLE_MS);
     const pid = proc.pid!;
     const callsBefore = await apiRequestCounts(cluster().kc);
     const cpuBefore = cpuSeconds(pid);
+    const controlPlaneBefore = readControlPlaneCpu();
     const started = Date.now();
     await createJob(
       ns,
@@ -323,6 +358,17 @@ export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Pr
     const settledCpu = cpuSeconds(pid) - cpuBefore;
     const settledSeconds = (Date.now() - started) / 1000;
     const apiCalls = callsBetween(callsBefore, await apiRequestCounts(cluster().kc), own.counts);
+    let cycle: Cycle | undefined;
+    let cycleCpu: number | undefined;
+    if (settled) {
+      deleted = true;
+      await deleteNamespaceAndWait(ns);
+      cycle = {
+        seconds: (Date.now() - started) / 1000,
+        controlPlaneCpu: controlPlaneCpuBetween(controlPlaneBefore, readControlPlaneCpu()),
+      };
+      cycleCpu = cpuSeconds(pid) - cpuBefore;
+    }
     const s = job.status ?? {};
     const run: MapReduceRun = {
       seconds,
@@ -332,6 +378,7 @@ export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Pr
       heldAtSucceeded,
       attempts: (s.succeededItems ?? 0) + (s.failedItems ?? 0) + (s.retries ?? 0),
       apiCalls,
+      ...(cycle ? { cycle, cycleCpu } : {}),
       ...(settled ? { settledSeconds } : { unsettled: unsettledReason(job, held) }),
     };
     if (receiver) run.delivery = deliveryOf(receiver, job.status?.traceID ?? '', jobSpanCount(w));
@@ -340,7 +387,7 @@ export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Pr
     proc.kill('SIGKILL');
     await outageOver?.catch(() => undefined);
     await receiver?.stop();
-    await deleteTestNamespace(ns);
+    if (!deleted) await deleteTestNamespace(ns);
   }
 }
 

@@ -1,12 +1,14 @@
 // The bench's runs (bench/runs.ts) at small sizes, so `npm run bench` cannot rot: one job through a fresh
 // operator with its API calls counted by the API server, and several jobs at once. Only counts that nothing
 // but this test can move are asserted (no other test creates pods or MapReduceJobs while it runs): one pod
-// create and one scheduler binding per attempt, one MapReduceJob create; the bare client's pods all run and go.
-// Timing lives in the bench only.
+// create and one scheduler binding per attempt, one MapReduceJob create, an Indexed Job's pod creates, every
+// control-plane process read over each run's whole cycle; the bare client's pods all run and go. Timing lives
+// in the bench only.
 import { expect } from 'chai';
 import { callsOf } from '../../bench/apicalls.js';
 import { runBareClient } from '../../bench/bareclient.js';
-import { runManyJobs, runMapReduceJob } from '../../bench/runs.js';
+import { CONTROL_PLANE } from '../../bench/proc.js';
+import { runIndexedJob, runManyJobs, runMapReduceJob } from '../../bench/runs.js';
 import { PodTimeline } from '../../bench/timeline.js';
 import { cluster } from '../support/cluster.js';
 
@@ -19,7 +21,35 @@ describe('bench smoke (bench/runs.ts)', function () {
       podCreates: callsOf(r.apiCalls, 'post', 'pods'),
       bindings: callsOf(r.apiCalls, 'post', 'pods/binding'),
       jobCreates: callsOf(r.apiCalls, 'post', 'mapreducejobs.mapreduce.dev'),
-    }).to.deep.equal({ attempts: 20, unsettled: undefined, podCreates: 20, bindings: 20, jobCreates: 1 });
+      // The whole cycle goes on until the namespace is gone, after the job's end; every process is read.
+      cycleAfterEnd: r.cycle !== undefined && r.cycle.seconds >= r.seconds,
+      cycleOperatorCpu: r.cycleCpu !== undefined && r.cycleCpu >= r.cpu,
+      controlPlane: Object.keys(r.cycle?.controlPlaneCpu ?? {}),
+    }).to.deep.equal({
+      attempts: 20,
+      unsettled: undefined,
+      podCreates: 20,
+      bindings: 20,
+      jobCreates: 1,
+      cycleAfterEnd: true,
+      cycleOperatorCpu: true,
+      controlPlane: [...CONTROL_PLANE],
+    });
+  });
+
+  it('runs a 6-item Indexed Job to Complete, and its whole cycle until its namespace is gone', async () => {
+    const r = await runIndexedJob({ items: 6, parallelism: 3, duration: '100ms' });
+    expect({
+      attempts: r.attempts,
+      podCreates: callsOf(r.apiCalls, 'post', 'pods'),
+      cycleAfterEnd: r.cycle.seconds >= r.seconds,
+      controlPlane: Object.keys(r.cycle.controlPlaneCpu ?? {}),
+    }).to.deep.equal({
+      attempts: 6,
+      podCreates: 6,
+      cycleAfterEnd: true,
+      controlPlane: [...CONTROL_PLANE],
+    });
   });
 
   it('runs 2 jobs submitted together to the end, each with its own time', async () => {
