@@ -3,7 +3,7 @@
 // synced) and through the job, and, from bench/memprobe.mjs loaded into it, how much of that is V8 heap and
 // how much of the heap is live. Optionally heap snapshots (--heapsnapshot-signal) at chosen times.
 //
-// npm run bench:memory -- [--items 10000] [--parallelism 500] [--duration 200ms] [--tracing]
+// npm run bench:memory -- [--items 10000] [--parallelism 500] [--duration 200ms] [--tracing] [--reduce]
 //   [--node-options='--max-old-space-size=128' | --node-options=none] [--env MALLOC_ARENA_MAX=2] [--stop-after SECONDS] [--snapshot-at S1,S2] [--out DIR]
 //
 // --stop-after ends the run that long after the job's creation whether it has finished or not (a 100,000-item
@@ -11,6 +11,10 @@
 // image's V8 flags (the chart's nodeOptions) unless --node-options says otherwise ('none': V8's defaults). The
 // timeline goes to DIR/timeline.jsonl (default: a fresh temporary folder), the probe's lines to
 // DIR/memprobe.jsonl, snapshots to DIR.
+//
+// A job that ends is then waited for to settle (no pod left, its telemetry finalizer gone), and the run
+// reports what it leaves behind: its status's size, its ConfigMaps and Events (count and bytes), and with
+// --tracing every copy of its trace's spans the receiver got (bench/delivery.ts). --reduce adds a reduce phase.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import {
@@ -37,9 +41,12 @@ import {
   REPO_ROOT,
   sleep,
 } from '../test/support/cluster.js';
-import { createJob, getJob } from '../test/support/jobs.js';
+import { FINALIZER_TELEMETRY } from '../src/api/constants.js';
+import { createJob, getJob, jobConfigMaps, jobEvents, jobPods } from '../test/support/jobs.js';
 import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
+import { deliveryOf } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { cpuSeconds, procStatus } from './proc.js';
 
 /** How often the operator's /proc/PID/status and the job's status are read. */
@@ -51,6 +58,9 @@ const SETTLE_AFTER_START_MS = 1000;
 /** The operator's log line once its workers run (test/support/operator.ts's STARTED). */
 const STARTED = '"msg":"controller started"';
 const MIB = 1024 * 1024;
+/** After the job's end: how long its last spans may take to be delivered and its last pods to go. */
+const SETTLE_TIMEOUT_MS = 5 * 60_000;
+const SETTLE_POLL_MS = 1000;
 
 /** The V8 flags the image and the chart run the operator with (the chart's nodeOptions), as a list. */
 export function operatorNodeOptions(): string[] {
@@ -65,6 +75,8 @@ export interface MemoryOptions {
   parallelism: number;
   duration: string;
   tracing?: boolean;
+  /** A reduce phase after the map phase. */
+  reduce?: boolean;
   /** V8 flags for the operator, e.g. --max-old-space-size=128; by default the image's (operatorNodeOptions). */
   nodeOptions?: string[];
   /** More environment for the operator, e.g. MALLOC_ARENA_MAX. */
@@ -106,7 +118,28 @@ export interface MemoryRun {
   maxHeapTotalMb: number;
   maxHeapUsedMb: number;
   loadAverage: string;
+  /** What a job that ended left, once settled (undefined if stopped first). */
+  after?: AfterJob;
 }
+
+/** Bytes as JSON. */
+const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+export interface AfterJob {
+  /** Creation to settled: no pod of the job left, its telemetry finalizer gone; undefined if not within SETTLE_TIMEOUT_MS. */
+  settledSeconds?: number;
+  podsLeft: number;
+  /** The job's status as JSON. */
+  statusBytes: number;
+  /** The job's ConfigMaps (its input snapshot and results), and the Events about the job. */
+  configMaps: { count: number; bytes: number };
+  events: { count: number; bytes: number };
+  /** With tracing: what the receiver got of the job's trace. */
+  delivery?: Delivery;
+}
+
+/** Spans of a job's trace: one per item attempt, the map phase, the job; with a reduce, its phase and its pod's. */
+const jobSpanCount = (items: number, reduce: boolean): number => items + 2 + (reduce ? 2 : 0);
 
 function environmentWithoutOtel(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
@@ -156,14 +189,11 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
     const cpuBefore = cpuSeconds(pid);
     timeline.push({ t: 0, ...baseline, succeeded: 0, active: 0 });
     const started = Date.now();
-    await createJob(
-      ns,
-      makeJob('mem')
-        .items(Array.from({ length: options.items }, (_, i) => i))
-        .parallelism(options.parallelism)
-        .mapAnnotation('sim.mapreduce.dev/duration', options.duration)
-        .obj(),
-    );
+    const builder = makeJob('mem')
+      .items(Array.from({ length: options.items }, (_, i) => i))
+      .parallelism(options.parallelism)
+      .mapAnnotation('sim.mapreduce.dev/duration', options.duration);
+    await createJob(ns, (options.reduce ? builder.reduce() : builder).obj());
     const snapshots = [...(options.snapshotAtS ?? [])].sort((a, b) => a - b);
     let seconds: number | undefined;
     let job: MapReduceJob | undefined;
@@ -197,6 +227,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
     }
     const end = procStatus(pid);
     const cpu = cpuSeconds(pid) - cpuBefore;
+    const after = seconds === undefined ? undefined : await afterJob(ns, started, options, receiver);
     const probe = existsSync(probeFile)
       ? readFileSync(probeFile, 'utf8')
           .trim()
@@ -218,6 +249,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
       maxHeapTotalMb: Math.max(0, ...probe.map((p) => p.heapTotal)) / MIB,
       maxHeapUsedMb: Math.max(0, ...probe.map((p) => p.heapUsed)) / MIB,
       loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+      ...(after ? { after } : {}),
     };
     writeFileSync(path.join(out, 'timeline.jsonl'), timeline.map((s) => JSON.stringify(s)).join('\n') + '\n');
     writeFileSync(path.join(out, 'run.json'), JSON.stringify(run, null, 2) + '\n');
@@ -228,6 +260,50 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
     await releaseAll(ns);
     await deleteTestNamespace(ns);
   }
+}
+
+/** Waits for the ended job to settle, then reads what it left. */
+async function afterJob(
+  ns: string,
+  started: number,
+  options: MemoryOptions,
+  receiver: OtlpReceiver | undefined,
+): Promise<AfterJob> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  let settledSeconds: number | undefined;
+  let job: MapReduceJob;
+  let podsLeft: number;
+  for (;;) {
+    job = await getJob(ns, 'mem');
+    podsLeft = (await jobPods(ns, 'mem')).length;
+    if (podsLeft === 0 && !job.metadata.finalizers?.includes(FINALIZER_TELEMETRY)) {
+      settledSeconds = (Date.now() - started) / 1000;
+      break;
+    }
+    if (Date.now() > deadline) break;
+    await sleep(SETTLE_POLL_MS);
+  }
+  const configMaps = [
+    ...(await jobConfigMaps(ns, 'mem', 'items')),
+    ...(await jobConfigMaps(ns, 'mem', 'results')),
+  ];
+  const events = await jobEvents(ns, 'mem');
+  return {
+    ...(settledSeconds !== undefined ? { settledSeconds } : {}),
+    podsLeft,
+    statusBytes: jsonBytes(job.status ?? {}),
+    configMaps: { count: configMaps.length, bytes: configMaps.reduce((n, c) => n + jsonBytes(c), 0) },
+    events: { count: events.length, bytes: events.reduce((n, e) => n + jsonBytes(e), 0) },
+    ...(receiver
+      ? {
+          delivery: deliveryOf(
+            receiver,
+            job.status?.traceID ?? '',
+            jobSpanCount(options.items, options.reduce ?? false),
+          ),
+        }
+      : {}),
+  };
 }
 
 /** Pods patched at once when a run stopped before its job ended. */
@@ -338,6 +414,7 @@ async function main(): Promise<void> {
       parallelism: { type: 'string', default: '500' },
       duration: { type: 'string', default: '200ms' },
       tracing: { type: 'boolean', default: false },
+      reduce: { type: 'boolean', default: false },
       'node-options': { type: 'string' },
       'stop-after': { type: 'string' },
       'snapshot-at': { type: 'string' },
@@ -350,6 +427,7 @@ async function main(): Promise<void> {
     parallelism: Number(values.parallelism),
     duration: values.duration,
     tracing: values.tracing,
+    reduce: values.reduce,
     // Unset: the image's flags; 'none': V8's own defaults (as `node dist/main.js` runs).
     ...(values['node-options'] !== undefined
       ? { nodeOptions: values['node-options'].split(' ').filter((f) => f && f !== 'none') }

@@ -9,7 +9,6 @@ import { isNotFound } from '../src/apierrors.js';
 import { FINALIZER_TELEMETRY, FINALIZER_TRACKING } from '../src/api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.js';
 import type { MapReduceJob } from '../src/api/types.js';
-import { SpanName } from '../src/telemetry/names.js';
 import {
   createTestNamespace,
   cluster,
@@ -23,7 +22,12 @@ import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
 import { apiRequestCounts, callsBetween, OwnCalls } from './apicalls.js';
 import type { ApiCallRow } from './apicalls.js';
+import { deliveryOf } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { operatorNodeOptions } from './memory.js';
+
+export { deliveredOnce } from './delivery.js';
+export type { Delivery } from './delivery.js';
 
 export interface Workload {
   items: number;
@@ -162,20 +166,6 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
   }
 }
 
-/** What the receiver got of one job's trace. */
-export interface Delivery {
-  expected: number;
-  /** Distinct spans of the trace. */
-  spans: number;
-  /** Every copy received of the trace's spans. */
-  copies: number;
-  agent: number;
-  map: number;
-  job: number;
-  /** Span ids received more than once, any trace. */
-  duplicates: number;
-}
-
 export interface MapReduceRun {
   /** Creation to Succeeded. */
   seconds: number;
@@ -225,24 +215,6 @@ const isTracked = (p: V1Pod): boolean => p.metadata?.finalizers?.includes(FINALI
 function environmentWithoutOtel(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
 }
-
-function deliveryOf(receiver: OtlpReceiver, traceId: string, expected: number): Delivery {
-  const spans = receiver.spans().filter((s) => s.span.traceId === traceId);
-  const named = (name: string): number =>
-    new Set(spans.filter((s) => s.span.name === name).map((s) => s.span.spanId)).size;
-  return {
-    expected,
-    spans: new Set(spans.map((s) => s.span.spanId)).size,
-    copies: spans.length,
-    agent: named(SpanName.Agent),
-    map: named(SpanName.MapPhase),
-    job: named(SpanName.Job),
-    duplicates: receiver.duplicates().length,
-  };
-}
-
-export const deliveredOnce = (d: Delivery): boolean =>
-  d.spans === d.expected && d.copies === d.expected && d.duplicates === 0;
 
 const JOB_RESOURCE = `${PLURAL}.${GROUP}`;
 

@@ -1,6 +1,7 @@
 // The bench's memory run (bench/memory.ts) at a small size, so the 100,000-item measurement cannot rot: the
 // compiled operator (dist/, built by npm test first) with the image's V8 flags runs a 20-item job to its end,
-// and its memory is read from /proc and from the probe it loads.
+// and its memory is read from /proc and from the probe it loads; a traced one with a reduce settles, and what
+// it left is read (its spans from a real receiver, its ConfigMaps and Events).
 import { expect } from 'chai';
 import { measureMemory, operatorNodeOptions } from '../../bench/memory.js';
 
@@ -19,5 +20,33 @@ describe('memory run smoke (bench/memory.ts)', function () {
     expect(r.peakMb).to.be.at.least(r.baselineMb);
     // The probe ran in the operator: it saw a V8 heap.
     expect(r.maxHeapUsedMb).to.be.greaterThan(0);
+  });
+
+  it('settles a traced 20-item job with a reduce and reads what it left: every span once, its ConfigMaps, its Events', async function () {
+    this.timeout(180_000);
+    const r = await measureMemory({
+      items: 20,
+      parallelism: 10,
+      duration: '200ms',
+      tracing: true,
+      reduce: true,
+    });
+    const after = r.after!;
+    expect({
+      settled: after.settledSeconds !== undefined,
+      podsLeft: after.podsLeft,
+      delivery: after.delivery,
+      // The input snapshot and one results piece, a ConfigMap each.
+      configMaps: after.configMaps.count,
+      sized: after.statusBytes > 0 && after.configMaps.bytes > 0 && after.events.bytes > 0,
+    }).to.deep.equal({
+      settled: true,
+      podsLeft: 0,
+      // 20 map attempts and the reduce's; the map phase, the reduce phase, the job.
+      delivery: { expected: 24, spans: 24, copies: 24, agent: 21, map: 1, job: 1, duplicates: 0 },
+      configMaps: 2,
+      sized: true,
+    });
+    expect(after.events.count).to.be.greaterThan(0);
   });
 });
