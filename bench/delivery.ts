@@ -12,10 +12,17 @@ export interface Delivery {
   copies: number;
   agent: number;
   map: number;
+  reduce: number;
   job: number;
   /** Span ids received more than once, any trace. */
   duplicates: number;
 }
+
+/**
+ * The spans of a job whose every item succeeds at its first attempt: an agent span per item, the map phase, the
+ * job, and with a reduce phase its phase span and its pod's agent span.
+ */
+export const expectedSpans = (items: number, reduce: boolean): number => items + 2 + (reduce ? 2 : 0);
 
 export function deliveryOf(receiver: OtlpReceiver, traceId: string, expected: number): Delivery {
   const spans = receiver.spans().filter((s) => s.span.traceId === traceId);
@@ -27,6 +34,7 @@ export function deliveryOf(receiver: OtlpReceiver, traceId: string, expected: nu
     copies: spans.length,
     agent: named(SpanName.Agent),
     map: named(SpanName.MapPhase),
+    reduce: named(SpanName.ReducePhase),
     job: named(SpanName.Job),
     duplicates: receiver.duplicates().length,
   };

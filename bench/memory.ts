@@ -45,18 +45,19 @@ import { FINALIZER_TELEMETRY } from '../src/api/constants.js';
 import { createJob, getJob, jobConfigMaps, jobEvents, jobPods } from '../test/support/jobs.js';
 import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
-import { deliveryOf } from './delivery.js';
+import { deliveryOf, expectedSpans } from './delivery.js';
 import type { Delivery } from './delivery.js';
 import { cpuSeconds, procStatus } from './proc.js';
 
 /** How often the operator's /proc/PID/status is read. */
 const SAMPLE_EVERY_MS = 1000;
 /**
- * Items per second of wait between two reads of the job: its spec holds every item inline, so each GET costs
- * the API server (one core of the two) work in proportion (a 100,000-item job is ~600 KB of JSON, and a GET of it
- * took 0.3 s under load). A 100,000-item job is read every 10 s, one of up to 10,000 items every second.
+ * How many items make one second of wait between two reads of the job: its spec holds every item inline, so
+ * each GET costs the API server (one core of the two) work in proportion (a 100,000-item job is ~600 KB of JSON,
+ * and a GET of it took 0.3 s under load). A 100,000-item job is read every 10 s, one of up to 10,000 items every
+ * second, and every job every second once its items left to end fit in one wave (its end is timed to a second).
  */
-const ITEMS_PER_JOB_READ_SECOND = 10_000;
+const ITEMS_PER_SECOND_BETWEEN_JOB_READS = 10_000;
 /** Longest wait for the operator to log that it started (its informers synced, its workers running). */
 const STARTUP_TIMEOUT_MS = 60_000;
 /** After it started, this long before the baseline is read (its first reconciles of nothing). */
@@ -66,6 +67,7 @@ const STARTED = '"msg":"controller started"';
 const MIB = 1024 * 1024;
 /** After the job's end: how long its last spans may take to be delivered and its last pods to go. */
 const SETTLE_TIMEOUT_MS = 5 * 60_000;
+/** How often a settling job and its pods are listed: a second is finer than any settle time worth telling. */
 const SETTLE_POLL_MS = 1000;
 
 /** The V8 flags the image and the chart run the operator with (the chart's nodeOptions), as a list. */
@@ -115,8 +117,10 @@ export interface MemoryRun {
   baselineRssMb: number;
   /** VmHWM at the end of the run (job Succeeded, or --stop-after). */
   peakMb: number;
-  /** Seconds from creation to Succeeded; undefined if stopped first. */
+  /** Seconds from creation to its end (Succeeded or Failed); undefined if stopped first. */
   seconds?: number;
+  /** The job's phase at the end of the run. */
+  phase?: string;
   succeeded: number;
   /** Operator CPU from the job's creation to the end of the run. */
   cpuSeconds: number;
@@ -143,9 +147,6 @@ export interface AfterJob {
   /** With tracing: what the receiver got of the job's trace. */
   delivery?: Delivery;
 }
-
-/** Spans of a job's trace: one per item attempt, the map phase, the job; with a reduce, its phase and its pod's. */
-const jobSpanCount = (items: number, reduce: boolean): number => items + 2 + (reduce ? 2 : 0);
 
 function environmentWithoutOtel(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
@@ -204,12 +205,17 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
     let seconds: number | undefined;
     let job: MapReduceJob | undefined;
     let lastPrint = 0;
-    const jobReadEveryMs = Math.max(SAMPLE_EVERY_MS, (options.items / ITEMS_PER_JOB_READ_SECOND) * 1000);
+    const jobReadEveryMs = Math.max(
+      SAMPLE_EVERY_MS,
+      (options.items / ITEMS_PER_SECOND_BETWEEN_JOB_READS) * 1000,
+    );
     let lastJobRead = 0;
+    const lastWave = (j: MapReduceJob | undefined): boolean =>
+      (j?.status?.succeededItems ?? 0) + (j?.status?.failedItems ?? 0) >= options.items - options.parallelism;
     for (;;) {
       await sleep(SAMPLE_EVERY_MS);
       const t = (Date.now() - started) / 1000;
-      if (Date.now() - lastJobRead >= jobReadEveryMs) {
+      if (lastWave(job) || Date.now() - lastJobRead >= jobReadEveryMs) {
         lastJobRead = Date.now();
         job = await getJob(ns, 'mem').catch(() => job);
       }
@@ -230,7 +236,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
         snapshots.shift();
         await takeSnapshot(pid, out, `t${Math.round(t)}s`);
       }
-      if (job?.status?.phase === 'Succeeded') {
+      if (job?.status?.phase === 'Succeeded' || job?.status?.phase === 'Failed') {
         seconds = t;
         break;
       }
@@ -255,6 +261,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryRun> 
       baselineRssMb: baseline.rssMb,
       peakMb: end.hwmMb,
       ...(seconds !== undefined ? { seconds } : {}),
+      ...(job?.status?.phase ? { phase: job.status.phase } : {}),
       succeeded: job?.status?.succeededItems ?? 0,
       cpuSeconds: cpu,
       maxHeapTotalMb: Math.max(0, ...probe.map((p) => p.heapTotal)) / MIB,
@@ -310,7 +317,7 @@ async function afterJob(
           delivery: deliveryOf(
             receiver,
             job.status?.traceID ?? '',
-            jobSpanCount(options.items, options.reduce ?? false),
+            expectedSpans(options.items, options.reduce ?? false),
           ),
         }
       : {}),

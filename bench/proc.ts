@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../test/support/cluster.js';
+import { REPO_ROOT, usingLocalControlPlane } from '../test/support/cluster.js';
 
 const CLOCK_TICKS_PER_SECOND =
   Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -60,8 +60,12 @@ export interface ControlPlaneReading {
   cpu: ComponentCpu;
 }
 
-/** Every control-plane process's CPU now; undefined off the local control plane (a pid file missing). */
+/**
+ * Every control-plane process's CPU now; undefined off the local control plane (the bench pointed at another
+ * cluster, or a pid file missing).
+ */
 export function readControlPlaneCpu(): ControlPlaneReading | undefined {
+  if (!usingLocalControlPlane()) return undefined;
   const pids: Partial<Record<ControlPlaneComponent, number>> = {};
   const cpu: Partial<ComponentCpu> = {};
   for (const name of CONTROL_PLANE) {
@@ -89,6 +93,20 @@ export function controlPlaneCpuBetween(
 }
 
 /**
+ * CPU seconds above the processes' idle rate (pure): each process's count less what it spends with nothing of
+ * the bench's running (CPU seconds per second, read just before) over the cycle's seconds, so a longer cycle is
+ * not charged for node heartbeats, leases and resyncs that would have run anyway.
+ */
+export function aboveIdle(cpu: ComponentCpu, idlePerSecond: ComponentCpu, seconds: number): ComponentCpu {
+  return Object.fromEntries(
+    CONTROL_PLANE.map((name) => [name, cpu[name] - idlePerSecond[name] * seconds]),
+  ) as ComponentCpu;
+}
+
+/** A cycle's CPU per pod in milliseconds: each control-plane process, the operator's if it ran, their sum. */
+export type CyclePerPodMs = Record<ControlPlaneComponent, number> & { operator?: number; all: number };
+
+/**
  * A cycle's CPU per pod in milliseconds (pure): each control-plane process, the controller that ran the pods
  * (the operator, outside the control plane; undefined for the Indexed Job, whose controller is
  * kube-controller-manager's), and `all`, their sum.
@@ -97,14 +115,14 @@ export function cycleCpuPerPodMs(
   controlPlane: ComponentCpu,
   controllerCpu: number | undefined,
   pods: number,
-): Record<ControlPlaneComponent | 'operator' | 'all', number | undefined> {
+): CyclePerPodMs {
+  if (!(pods > 0)) throw new RangeError(`CPU per pod over ${pods} pods`);
   const ms = (seconds: number): number => (seconds * 1000) / pods;
   const parts = CONTROL_PLANE.map((name) => [name, ms(controlPlane[name])] as const);
-  const all =
-    parts.reduce((sum, [, v]) => sum + v, 0) + (controllerCpu === undefined ? 0 : ms(controllerCpu));
+  const operator = controllerCpu === undefined ? undefined : ms(controllerCpu);
   return {
     ...(Object.fromEntries(parts) as Record<ControlPlaneComponent, number>),
-    operator: controllerCpu === undefined ? undefined : ms(controllerCpu),
-    all,
+    ...(operator === undefined ? {} : { operator }),
+    all: parts.reduce((sum, [, v]) => sum + v, 0) + (operator ?? 0),
   };
 }

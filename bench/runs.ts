@@ -22,9 +22,19 @@ import { makeJob } from '../test/support/jobbuilder.js';
 import { OtlpReceiver } from '../test/support/otlpreceiver.js';
 import { apiRequestCounts, callsBetween, OwnCalls } from './apicalls.js';
 import type { ApiCallRow } from './apicalls.js';
-import { deliveryOf } from './delivery.js';
+import { deliveryOf, expectedSpans } from './delivery.js';
 import type { Delivery } from './delivery.js';
-import { operatorNodeOptions } from './memory.js';
+import { operatorNodeOptions, releaseAll } from './memory.js';
+import {
+  aboveIdle,
+  componentPid,
+  CONTROL_PLANE,
+  controlPlaneCpuBetween,
+  cpuSeconds,
+  peakRssMb,
+  readControlPlaneCpu,
+} from './proc.js';
+import type { ComponentCpu, ControlPlaneReading } from './proc.js';
 
 export { deliveredOnce } from './delivery.js';
 export type { Delivery } from './delivery.js';
@@ -45,11 +55,6 @@ const TIMEOUT_MS = 15 * 60_000;
 /** After the job ends (and the collector is back): how long its spans may take to be delivered and its pods released. */
 export const SETTLE_TIMEOUT_MS = 2 * 60_000;
 const SETTLE_POLL_MS = 500;
-/** Spans of a job without a reduce phase: one per item, the map phase, the job. */
-const jobSpanCount = (w: Workload): number => w.items + 2;
-
-import { componentPid, controlPlaneCpuBetween, cpuSeconds, peakRssMb, readControlPlaneCpu } from './proc.js';
-import type { ComponentCpu } from './proc.js';
 
 /** How often the bench looks whether a run's namespace (its pods) is gone. */
 const NAMESPACE_GONE_POLL_MS = 1000;
@@ -61,8 +66,47 @@ const NAMESPACE_GONE_POLL_MS = 1000;
  */
 export interface Cycle {
   seconds: number;
-  /** CPU seconds of each control-plane process over the cycle; undefined off the local control plane. */
+  /**
+   * CPU seconds of each control-plane process over the cycle, above its idle rate (bench/proc.ts's aboveIdle);
+   * undefined off the local control plane, or if a process restarted meanwhile.
+   */
   controlPlaneCpu?: ComponentCpu;
+  /** The idle rate taken off: CPU seconds per second with nothing of the bench's running, read before the run. */
+  idlePerSecond?: ComponentCpu;
+}
+
+/**
+ * How long the control plane's idle rate is read before each run. Its processes are never idle (node heartbeats
+ * and leases, controllers' resyncs); 5 s holds several of kwok's and the leases' periods without making the
+ * bench much longer (one read per run).
+ */
+const IDLE_SAMPLE_MS = 5000;
+
+/** The control plane's CPU seconds per second while nothing of the bench's runs; undefined off the local one. */
+async function idleRate(): Promise<ComponentCpu | undefined> {
+  const before = readControlPlaneCpu();
+  await sleep(IDLE_SAMPLE_MS);
+  const spent = controlPlaneCpuBetween(before, readControlPlaneCpu());
+  if (!spent) return undefined;
+  return Object.fromEntries(
+    CONTROL_PLANE.map((name) => [name, spent[name] / (IDLE_SAMPLE_MS / 1000)]),
+  ) as ComponentCpu;
+}
+
+/** The cycle from `started` (its control plane read then) until now, above the idle rate. */
+function cycleSince(
+  started: number,
+  controlPlaneBefore: ControlPlaneReading | undefined,
+  idlePerSecond: ComponentCpu | undefined,
+): Cycle {
+  const seconds = (Date.now() - started) / 1000;
+  const spent = controlPlaneCpuBetween(controlPlaneBefore, readControlPlaneCpu());
+  return {
+    seconds,
+    ...(spent && idlePerSecond
+      ? { controlPlaneCpu: aboveIdle(spent, idlePerSecond, seconds), idlePerSecond }
+      : {}),
+  };
 }
 
 /** Deletes the namespace and waits until it is gone. */
@@ -120,6 +164,7 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
   const own = new OwnCalls();
   let deleted = false;
   try {
+    const idle = await idleRate();
     const callsBefore = await apiRequestCounts(cluster().kc);
     const kcm = componentPid('kube-controller-manager');
     const kcmCpuBefore = kcm === undefined ? 0 : cpuSeconds(kcm);
@@ -156,10 +201,7 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
     // Its pods stay until now: the next run must not share the cluster with the garbage collector deleting them.
     deleted = true;
     await deleteNamespaceAndWait(ns);
-    const cycle = {
-      seconds: (Date.now() - started) / 1000,
-      controlPlaneCpu: controlPlaneCpuBetween(controlPlaneBefore, readControlPlaneCpu()),
-    };
+    const cycle = cycleSince(started, controlPlaneBefore, idle);
     return { seconds, attempts, apiCalls, controllerManagerCpu, cycle };
   } finally {
     if (!deleted) await deleteNamespaceAndWait(ns);
@@ -282,6 +324,7 @@ const OPERATOR_SETTLE_MS = 1500;
  */
 export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Promise<MapReduceRun> {
   const ns = await createTestNamespace('bench-mrj');
+  const idle = await idleRate(); // before the operator starts
   const receiver = options.tracing ? await OtlpReceiver.start() : undefined;
   const tracingEnv = receiver
     ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
@@ -335,10 +378,7 @@ export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Pr
     if (settled) {
       deleted = true;
       await deleteNamespaceAndWait(ns);
-      cycle = {
-        seconds: (Date.now() - started) / 1000,
-        controlPlaneCpu: controlPlaneCpuBetween(controlPlaneBefore, readControlPlaneCpu()),
-      };
+      cycle = cycleSince(started, controlPlaneBefore, idle);
       cycleCpu = cpuSeconds(pid) - cpuBefore;
     }
     const s = job.status ?? {};
@@ -353,13 +393,18 @@ export async function runMapReduceJob(w: Workload, options: RunOptions = {}): Pr
       ...(cycle ? { cycle, cycleCpu } : {}),
       ...(settled ? { settledSeconds } : { unsettled: unsettledReason(job, held) }),
     };
-    if (receiver) run.delivery = deliveryOf(receiver, job.status?.traceID ?? '', jobSpanCount(w));
+    if (receiver)
+      run.delivery = deliveryOf(receiver, job.status?.traceID ?? '', expectedSpans(w.items, false));
     return run;
   } finally {
     proc.kill('SIGKILL');
     await outageOver?.catch(() => undefined);
     await receiver?.stop();
-    if (!deleted) await deleteTestNamespace(ns);
+    if (!deleted) {
+      // Not settled (or failed): finalizers no operator will release would hold the namespace Terminating.
+      await releaseAll(ns);
+      await deleteNamespaceAndWait(ns);
+    }
   }
 }
 
