@@ -58,6 +58,10 @@ start etcd "$ETCD_CLIENT_PORT" "$ETCD_BIN_DIR/etcd" \
   --log-level=warn
 wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 
+# MAPREDUCE_APISERVER_PROFILING=1: the API server serves /debug/pprof (kubectl get --raw
+# "/debug/pprof/profile?seconds=30" > cpu.pprof; go tool pprof -top cpu.pprof), to see where its CPU goes.
+APISERVER_PROFILING=false
+[ "${MAPREDUCE_APISERVER_PROFILING:-0}" = 1 ] && APISERVER_PROFILING=true
 start kube-apiserver "$APISERVER_PORT" "$K8S_BIN_DIR/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
   --bind-address=127.0.0.1 \
@@ -77,7 +81,7 @@ start kube-apiserver "$APISERVER_PORT" "$K8S_BIN_DIR/kube-apiserver" \
   --kubelet-preferred-address-types=InternalIP \
   --allow-privileged=true \
   --enable-priority-and-fairness=false \
-  --profiling=false \
+  --profiling="$APISERVER_PROFILING" \
   --v=1
 wait_for kube-apiserver 120 kctl get --raw /readyz
 
