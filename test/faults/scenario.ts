@@ -47,6 +47,7 @@ import {
   workload,
 } from './checks.js';
 import type { CheckResult, FaultPlan, FaultWindow, Observed, Workload } from './checks.js';
+import { KWOK_STUCK_AFTER_MS, stuckInKwok } from './checks.js';
 
 export type { FaultPlan } from './checks.js';
 
@@ -66,13 +67,6 @@ const PROGRESS_POLL_MS = 250;
 const JOB_TIMEOUT_MS = 20 * 60_000;
 /** After the job ends: its spans delivered (the collector may still be down) and its pods released. */
 const SETTLE_TIMEOUT_MS = 5 * 60_000;
-/**
- * kwok 0.8.0 drops a pod stage it could not apply (an etcd restart answers Unavailable) and never plays it again:
- * once, a pod stayed Running for good and the job waited at 1,999 of 2,000 items (docs/reliability.md). A pod
- * Running this long past its start is nudged (an annotation changed, so kwok looks at it again) and counted in the
- * report: a simulator's fault, not one the operator could see or mend.
- */
-const KWOK_STUCK_AFTER_MS = 60_000;
 /** How often the wait for the job's end looks for such pods. */
 const KWOK_NUDGE_EVERY_MS = 10_000;
 
@@ -325,17 +319,10 @@ export async function runJob(ns: string, plan: FaultPlan, withFaults: boolean): 
  * With the operator paused: waits for the pods in flight to end, then deletes DELETED_SHARE of the finished
  * pods (not already being deleted), chosen at random, as PodGC or a person would. Returns what it did.
  */
-/** Nudges the job's pods Running longer than KWOK_STUCK_AFTER_MS (see there); adds their names to `nudged`. */
+/** Nudges the job's pods kwok left at a stage it dropped (stuckInKwok); adds their names to `nudged`. */
 async function nudgeStuckPods(ns: string, nudged: string[]): Promise<void> {
-  const stuck = (await jobPods(ns, JOB)).filter((p) => {
-    const startedAt = p.status?.containerStatuses?.[0]?.state?.running?.startedAt;
-    return (
-      p.status?.phase === 'Running' &&
-      !p.metadata?.deletionTimestamp &&
-      startedAt !== undefined &&
-      Date.now() - new Date(startedAt).getTime() > KWOK_STUCK_AFTER_MS
-    );
-  });
+  const now = Date.now();
+  const stuck = (await jobPods(ns, JOB)).filter((p) => stuckInKwok(p, now));
   for (const p of stuck) {
     const name = p.metadata!.name!;
     await cluster().core.patchNamespacedPod(
@@ -390,7 +377,7 @@ function report(
   lines.push(`  operator informers restarted after a failed watch: ${informerRestarts} times`);
   if (o.nudged.length > 0)
     lines.push(
-      `  kwok left ${o.nudged.length} pod(s) Running past ${KWOK_STUCK_AFTER_MS / 1000} s (a stage it dropped); nudged: ${o.nudged.join(', ')}`,
+      `  kwok left ${o.nudged.length} pod(s) at a stage past ${KWOK_STUCK_AFTER_MS / 1000} s (a stage it dropped); nudged: ${o.nudged.join(', ')}`,
     );
   for (const c of checks)
     lines.push(

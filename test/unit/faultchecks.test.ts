@@ -1,10 +1,20 @@
 // The fault suite's checks (test/faults/checks.ts) fail on what they claim to catch: a table of one clean run's
 // records, each case changing one thing, and the checks it must (and must only) fail.
 import { expect } from 'chai';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJob } from '../../src/api/types.js';
 import { resultsConfigMapName } from '../../src/controller/naming.js';
 import { Attr, Outcome, SpanName } from '../../src/telemetry/names.js';
-import { attemptsOf, BACKOFF_LIMIT_PER_ITEM, check, JOB, REDUCE_RESULT, workload } from '../faults/checks.js';
+import {
+  attemptsOf,
+  BACKOFF_LIMIT_PER_ITEM,
+  check,
+  JOB,
+  KWOK_STUCK_AFTER_MS,
+  REDUCE_RESULT,
+  stuckInKwok,
+  workload,
+} from '../faults/checks.js';
 import type { FaultPlan, Observed, Workload } from '../faults/checks.js';
 import { formatIndexRanges } from '../../src/controller/indexranges.js';
 import { TRACES_PATH } from '../support/otlpreceiver.js';
@@ -301,4 +311,89 @@ describe('fault suite checks', function () {
       "3 copies beyond the first (3 with an operator process end in between [3 mapreduce.agent.execute; the first copy at most 12.0 s before that end; by that end's cause: SIGKILL 2 (at most 3.0 s), leadership lost during the kube-apiserver restart 1 (at most 12.0 s)]",
     );
   });
+});
+
+describe('fault suite: pods kwok left at a stage it dropped (stuckInKwok)', function () {
+  const now = Date.parse('2026-11-27T17:40:00Z');
+  const ago = (ms: number): Date => new Date(now - ms);
+  const pod = (p: {
+    phase: string;
+    node?: string;
+    ip?: string;
+    createdMsAgo: number;
+    startedMsAgo?: number;
+    deleting?: boolean;
+  }): V1Pod => ({
+    metadata: {
+      name: 'faults-1-0',
+      creationTimestamp: ago(p.createdMsAgo),
+      ...(p.deleting ? { deletionTimestamp: ago(0) } : {}),
+    },
+    spec: { containers: [], ...(p.node ? { nodeName: p.node } : {}) },
+    status: {
+      phase: p.phase,
+      ...(p.ip ? { podIP: p.ip } : {}),
+      ...(p.startedMsAgo !== undefined
+        ? {
+            containerStatuses: [
+              {
+                name: 'main',
+                image: 'busybox',
+                imageID: '',
+                ready: true,
+                restartCount: 0,
+                state: { running: { startedAt: ago(p.startedMsAgo) } },
+              },
+            ],
+          }
+        : {}),
+    },
+  });
+  const past = KWOK_STUCK_AFTER_MS + 1;
+  const cases: { name: string; pod: V1Pod; stuck: boolean }[] = [
+    {
+      name: 'Running past the limit since its start',
+      pod: pod({ phase: 'Running', node: 'n', ip: '10.0.0.1', createdMsAgo: past, startedMsAgo: past }),
+      stuck: true,
+    },
+    {
+      name: 'Running within the limit',
+      pod: pod({ phase: 'Running', node: 'n', ip: '10.0.0.1', createdMsAgo: past, startedMsAgo: 1000 }),
+      stuck: false,
+    },
+    {
+      name: 'bound, without an IP, past the limit since its creation (the create stage dropped)',
+      pod: pod({ phase: 'Pending', node: 'n', createdMsAgo: past }),
+      stuck: true,
+    },
+    {
+      name: 'bound, without an IP, within the limit',
+      pod: pod({ phase: 'Pending', node: 'n', createdMsAgo: 1000 }),
+      stuck: false,
+    },
+    {
+      name: 'not bound yet, however old (the scheduler, not kwok)',
+      pod: pod({ phase: 'Pending', createdMsAgo: past }),
+      stuck: false,
+    },
+    {
+      name: 'Pending with its IP, waiting for its start stage',
+      pod: pod({ phase: 'Pending', node: 'n', ip: '10.0.0.1', createdMsAgo: past }),
+      stuck: false,
+    },
+    {
+      name: 'finished',
+      pod: pod({ phase: 'Succeeded', node: 'n', ip: '10.0.0.1', createdMsAgo: past }),
+      stuck: false,
+    },
+    {
+      name: 'being deleted',
+      pod: pod({ phase: 'Pending', node: 'n', createdMsAgo: past, deleting: true }),
+      stuck: false,
+    },
+  ];
+  for (const c of cases)
+    it(c.name, function () {
+      expect(stuckInKwok(c.pod, now)).to.equal(c.stuck);
+    });
 });
