@@ -27,7 +27,6 @@ import type { Delivery } from './delivery.js';
 import { operatorNodeOptions, releaseAll } from './memory.js';
 import {
   aboveIdle,
-  componentPid,
   CONTROL_PLANE,
   controlPlaneCpuBetween,
   cpuSeconds,
@@ -166,8 +165,6 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
   try {
     const idle = await idleRate();
     const callsBefore = await apiRequestCounts(cluster().kc);
-    const kcm = componentPid('kube-controller-manager');
-    const kcmCpuBefore = kcm === undefined ? 0 : cpuSeconds(kcm);
     const controlPlaneBefore = readControlPlaneCpu();
     const started = Date.now();
     await cluster().batch.createNamespacedJob({
@@ -194,7 +191,9 @@ export async function runIndexedJob(w: Workload): Promise<IndexedJobRun> {
       return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ?? false;
     });
     const seconds = (Date.now() - started) / 1000;
-    const controllerManagerCpu = kcm === undefined ? undefined : cpuSeconds(kcm) - kcmCpuBefore;
+    const controllerManagerCpu = controlPlaneCpuBetween(controlPlaneBefore, readControlPlaneCpu())?.[
+      'kube-controller-manager'
+    ];
     // Complete is set once every pod is counted and has lost its tracking finalizer: the Job's calls are done.
     // Its pods stay until the Job is deleted (their deletes, by the garbage collector, are not counted here).
     const apiCalls = callsBetween(callsBefore, await apiRequestCounts(cluster().kc), own.counts);
