@@ -21,6 +21,12 @@ export const FINALIZER_TRACKING = 'mapreduce.dev/tracking';
 export const ANNOTATION_CANCELLED_AT = 'mapreduce.dev/cancelled-at';
 
 /**
+ * On a results piece: the job's resourceVersion its writer read, on which the status write that lists the
+ * piece is conditioned. Once the job has moved past it, a piece no status lists never will be (resultstore.ts).
+ */
+export const ANNOTATION_WRITTEN_AT_VERSION = 'mapreduce.dev/written-at-job-version';
+
+/**
  * On a sampled job while its spans are not yet delivered: the job stays readable when deleted, so its spans
  * (ended as cancelled) still go out, then the finalizer is removed.
  */

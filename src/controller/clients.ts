@@ -36,6 +36,9 @@ export type JobClient = Pick<
   'replaceNamespacedCustomObjectStatus' | 'patchNamespacedCustomObject' | 'deleteNamespacedCustomObject'
 >;
 
+/** A MapReduceJob read past the cache (resultstore.ts, before it replaces a results piece). */
+export type JobReader = Pick<CustomObjectsApi, 'getNamespacedCustomObject'>;
+
 /** What the controller reads from an informer's cache. */
 export interface ObjectCache<T> {
   get(name: string, namespace?: string): T | undefined;

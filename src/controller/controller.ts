@@ -31,6 +31,7 @@ import { buildAgentPod, buildReducePod } from './podbuilder.js';
 import { reconcileFacts, sameFacts, toDate } from './podobservation.js';
 import { setReadiness } from './readiness.js';
 import { carriedCount, carriedPieceNames, loadRerunInput } from './rerun.js';
+import { listPieces } from './resultpieces.js';
 import { resultPieceNames } from './resultstore.js';
 import type { ResultStore } from './resultstore.js';
 import { deleteFinishedJob, ttlRemainingMs } from './ttl.js';
@@ -206,10 +207,13 @@ export class Controller {
     };
     hooks.decorateStatus(record);
 
-    // Results are stored before the status that counts them, so a crash in between loses nothing.
-    await this.deps.results.record(job, state.newPieces);
-    const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
     await this.syncJobFinalizer(job, record.status, owned.filter(isTracked).length, log);
+    // Results are stored before the status that counts them, so a crash in between loses nothing; after the
+    // finalizer's patch, so each piece records the resourceVersion the status write is conditioned on; before
+    // the pods are built, as a reduce pod mounts the pieces the status lists.
+    const stored = await this.deps.results.record(job, state.newPieces);
+    if (stored.length > 0) record.status.resultPieces = listPieces(job.status?.resultPieces, stored);
+    const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
     // Pods whose telemetry is not delivered yet keep their finalizer; nothing else waits for telemetry.
     const hold = hooks.unsettled(job, [...state.delete, ...state.release]);
     const managed = await managePods(

@@ -17,7 +17,7 @@ import { IndexSet, parseIndexRanges } from './indexranges.js';
 import type { PodObservation } from './podobservation.js';
 import { observePod } from './podobservation.js';
 import { setReadiness } from './readiness.js';
-import { flushDecision, mayBeTruncated, splitPieces, storedBytes } from './resultpieces.js';
+import { flushDecision, listPieces, mayBeTruncated, splitPieces, storedBytes } from './resultpieces.js';
 import type { Piece, WaitingResult } from './resultpieces.js';
 
 /** Newest dead-letter entries kept in status; the full set is in failedIndexes. Keeps status well under 100 KiB. */
@@ -340,9 +340,10 @@ function recordPieces(sync: Sync, results: Map<number, string>, truncated: numbe
   const { state, prev } = sync;
   if (results.size === 0) return;
   state.newPieces = splitPieces(results);
-  state.status.resultPieces = parseIndexRanges(prev.resultPieces ?? '')
-    .union(IndexSet.of(state.newPieces.map((p) => p.first)))
-    .toString();
+  state.status.resultPieces = listPieces(
+    prev.resultPieces,
+    state.newPieces.map((p) => p.first),
+  );
   if (truncated.length === 0) return;
   state.status.truncatedResultIndexes = parseIndexRanges(prev.truncatedResultIndexes ?? '')
     .union(IndexSet.of(truncated))

@@ -2,6 +2,7 @@
 // item index they hold. A succeeded pod's result waits in its (tracked) pod until a batch is worth a
 // piece, so a result is written once, not merged into a growing ConfigMap that etcd rewrites on every
 // result (200 results per shard cost ~80 MB of revisions before). Pure: no I/O.
+import { IndexSet, parseIndexRanges } from './indexranges.js';
 
 /** A piece is flushed once this many results wait: the most a piece holds (the old shard size). */
 export const FLUSH_RESULTS = 200;
@@ -94,4 +95,50 @@ export function splitPieces(results: Map<number, string>): Piece[] {
     bytes += size;
   }
   return pieces;
+}
+
+/** The status's list of pieces (their first indexes) once these are added to the earlier list. Pure. */
+export function listPieces(previous: string | undefined, firsts: Iterable<number>): string {
+  return parseIndexRanges(previous ?? '')
+    .union(IndexSet.of(firsts))
+    .toString();
+}
+
+/**
+ * Whether a piece already stored under the name of the piece about to be written can be listed as it is: it
+ * holds its name's index, and nothing but results being stored now, each the same. Such a piece was written
+ * from the same pods by a reconcile whose status write did not land, or may still land (a leader paused
+ * between the two, then replaced): listing it as it is keeps both writers' records exact, whichever status
+ * write wins. Pure.
+ */
+export function takesAsItIs(
+  stored: Readonly<Record<string, string>> | undefined,
+  first: number,
+  storing: ReadonlyMap<number, string>,
+): boolean {
+  if (!stored || !Object.hasOwn(stored, String(first))) return false;
+  for (const [key, value] of Object.entries(stored)) {
+    if (storing.get(Number(key)) !== value) return false;
+  }
+  return true;
+}
+
+/**
+ * A stored piece that holds results not being stored now, under the name of a piece about to be written:
+ * replaced only when no status write can ever list it. The status a fresh read shows lists it (this
+ * reconcile's cache is stale), or the job is still at the resourceVersion its writer's status write is
+ * conditioned on (that write may yet land): wait. Otherwise its writer's status write can only conflict,
+ * so the piece is garbage. Pure.
+ */
+export function strayPieceDecision(input: {
+  /** Whether the job's status, read fresh, lists the piece. */
+  listed: boolean;
+  /** The job's resourceVersion, read fresh. */
+  jobVersion: string | undefined;
+  /** The job's resourceVersion the piece's writer read (its annotation); undefined if it has none. */
+  writtenAtVersion: string | undefined;
+}): 'replace' | 'wait' {
+  if (input.listed) return 'wait';
+  if (input.writtenAtVersion !== undefined && input.writtenAtVersion === input.jobVersion) return 'wait';
+  return 'replace';
 }

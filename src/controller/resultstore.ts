@@ -1,16 +1,21 @@
 // Item results (termination messages) in ConfigMaps owned by the job, so they outlive the pods and the
 // operator: append-only pieces (resultpieces.ts), each created once, immutable, named by its first index.
-// A piece counts only once the status lists it (status.resultPieces, written after the piece): one left
-// by a reconcile whose status write did not land is garbage, replaced when its name comes round again and
-// deleted once the status that ends the job is written (sweep).
+// A piece counts only once the status lists it (status.resultPieces, written after the piece, conditioned on
+// the job's resourceVersion the piece records). One left by a reconcile whose status write did not land is
+// listed as it is when its name comes round again and it holds only results being stored then; else it is
+// replaced, but only once no status write can list it any more (strayPieceDecision). Whatever stays unlisted
+// is deleted once the status that ends the job is written (sweep).
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
+import { ANNOTATION_WRITTEN_AT_VERSION, LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
 import type { MapReduceJob } from '../api/types.js';
 import { ForeignObjectError, isConflict, isNotFound } from '../apierrors.js';
-import type { CoreClient } from './clients.js';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../api/types.js';
+import type { CoreClient, JobReader } from './clients.js';
 import { parseIndexRanges } from './indexranges.js';
 import { resultsConfigMapName } from './naming.js';
 import { isControlledBy, ownerReference } from './ownership.js';
+import { splitPieces, strayPieceDecision, takesAsItIs } from './resultpieces.js';
 import type { Piece } from './resultpieces.js';
 
 const STORE_RESULTS = 'results';
@@ -38,11 +43,43 @@ export function listedResults(
   return entries.sort((a, b) => a[0] - b[0]);
 }
 
-export class ResultStore {
-  constructor(private readonly core: CoreClient) {}
+/**
+ * A results piece of the job's name holds results not being stored now, and a status write may still list it
+ * as it is (this reconcile's cache is behind the status, or another replica's write is pending). Transient:
+ * the reconcile is retried, and by then the cache shows that status, or the job has moved on.
+ */
+export class PieceInUseError extends Error {
+  constructor(namespace: string, name: string, why: string) {
+    super(`results piece ConfigMap ${namespace}/${name} holds other results and ${why}; retrying`);
+    this.name = 'PieceInUseError';
+  }
+}
 
-  async record(job: MapReduceJob, pieces: Piece[]): Promise<void> {
-    for (const piece of pieces) await this.write(job, piece);
+export class ResultStore {
+  constructor(
+    private readonly core: CoreClient,
+    private readonly jobs: JobReader,
+  ) {}
+
+  /**
+   * Stores the results of the pieces planned (splitPieces), before the status that lists them is written, which
+   * is conditioned on job.metadata.resourceVersion. Returns the first indexes of the pieces that now hold them:
+   * the plan's, unless a piece left under one of its names is listed as it is (then the rest is split again).
+   */
+  async record(job: MapReduceJob, pieces: readonly Piece[]): Promise<number[]> {
+    const storing = new Map<number, string>();
+    for (const piece of pieces)
+      for (const [key, value] of Object.entries(piece.data)) storing.set(Number(key), value);
+    const firsts: number[] = [];
+    let queue = [...pieces];
+    while (queue.length > 0) {
+      const piece = queue.shift()!;
+      const held = await this.write(job, piece, storing);
+      firsts.push(piece.first);
+      for (const key of Object.keys(held)) storing.delete(Number(key));
+      if (held !== piece.data) queue = splitPieces(storing);
+    }
+    return firsts;
   }
 
   /**
@@ -77,13 +114,20 @@ export class ResultStore {
     return deleted;
   }
 
-  private async write(job: MapReduceJob, piece: Piece): Promise<void> {
+  /** Writes one piece; returns what the piece of its name holds now: its data, or a stored piece's taken as it is. */
+  private async write(
+    job: MapReduceJob,
+    piece: Piece,
+    storing: ReadonlyMap<number, string>,
+  ): Promise<Readonly<Record<string, string>>> {
     const namespace = job.metadata.namespace!;
     const name = resultsConfigMapName(job.metadata.name!, piece.first);
+    const version = job.metadata.resourceVersion ?? '';
     const body = {
       metadata: {
         name,
         labels: { [LABEL_JOB_NAME]: job.metadata.name!, [LABEL_STORE]: STORE_RESULTS },
+        annotations: { [ANNOTATION_WRITTEN_AT_VERSION]: version },
         ownerReferences: [ownerReference(job)],
       },
       immutable: true,
@@ -91,23 +135,77 @@ export class ResultStore {
     };
     try {
       await this.core.createNamespacedConfigMap({ namespace, body });
-      return;
+      return piece.data;
     } catch (err) {
       if (!isConflict(err)) throw err; // AlreadyExists
     }
-    // A piece of this name that the status does not list: ours and unlisted (garbage of a lost status
-    // write), or another owner's (a deleted job of the same name, its garbage collection pending).
+    // A piece of this name that our status does not list: ours (left by a status write that did not land, or
+    // that has landed and our cache is behind), or another owner's (a deleted job of the same name, its
+    // garbage collection pending).
     const existing = await this.core.readNamespacedConfigMap({ namespace, name });
     if (!isControlledBy(existing, job)) throw new ForeignObjectError('ConfigMap', namespace, name);
+    const written = existing.metadata?.annotations?.[ANNOTATION_WRITTEN_AT_VERSION];
+    if (takesAsItIs(existing.data, piece.first, storing)) {
+      // Listed as it is. Its annotation moves to our version (conditioned on the piece's own, so a replica
+      // about to replace it sees the change), so it is not taken for garbage while our status write is pending.
+      if (written !== version)
+        await this.core.patchNamespacedConfigMap(
+          {
+            namespace,
+            name,
+            body: {
+              metadata: {
+                resourceVersion: existing.metadata!.resourceVersion,
+                annotations: { [ANNOTATION_WRITTEN_AT_VERSION]: version },
+              },
+            },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      return existing.data!;
+    }
+    const fresh = (await this.jobs.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      name: job.metadata.name!,
+    })) as MapReduceJob;
+    if (fresh.metadata.uid !== job.metadata.uid)
+      throw new PieceInUseError(
+        namespace,
+        name,
+        'the job was deleted and made again since this reconcile read it',
+      );
+    const decision = strayPieceDecision({
+      listed: resultPieceNames(job.metadata.name!, fresh.status?.resultPieces).includes(name),
+      jobVersion: fresh.metadata.resourceVersion,
+      writtenAtVersion: written,
+    });
+    if (decision === 'wait')
+      throw new PieceInUseError(
+        namespace,
+        name,
+        written === fresh.metadata.resourceVersion
+          ? `its writer's status write, conditioned on the job's resourceVersion ${written}, may still land`
+          : "the job's status lists it (this replica's cache is behind)",
+      );
     try {
       await this.core.deleteNamespacedConfigMap({
         namespace,
         name,
-        body: { preconditions: { uid: existing.metadata!.uid! } },
+        // Conditioned on the version read: a replica that took it as it is meanwhile changed its annotation.
+        body: {
+          preconditions: {
+            uid: existing.metadata!.uid!,
+            resourceVersion: existing.metadata!.resourceVersion!,
+          },
+        },
       });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
     await this.core.createNamespacedConfigMap({ namespace, body });
+    return piece.data;
   }
 }

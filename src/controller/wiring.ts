@@ -130,7 +130,7 @@ export function createController(
       jobs,
       podIndex,
       items: new ItemStore(core),
-      results: new ResultStore(core),
+      results: new ResultStore(core, custom),
       expectations: new Expectations(),
       events: events(core),
       hooks,

@@ -315,10 +315,6 @@ export async function runJob(ns: string, plan: FaultPlan, withFaults: boolean): 
   };
 }
 
-/**
- * With the operator paused: waits for the pods in flight to end, then deletes DELETED_SHARE of the finished
- * pods (not already being deleted), chosen at random, as PodGC or a person would. Returns what it did.
- */
 /** Nudges the job's pods kwok left at a stage it dropped (stuckInKwok); adds their names to `nudged`. */
 async function nudgeStuckPods(ns: string, nudged: string[]): Promise<void> {
   const now = Date.now();
@@ -337,6 +333,10 @@ async function nudgeStuckPods(ns: string, nudged: string[]): Promise<void> {
   }
 }
 
+/**
+ * With the operator paused: waits for the pods in flight to end, then deletes DELETED_SHARE of the finished
+ * pods (not already being deleted), chosen at random, as PodGC or a person would. Returns what it did.
+ */
 async function deleteFinishedPods(ns: string, random: () => number, deleted: string[]): Promise<string> {
   const waitStart = Date.now();
   let pods: V1Pod[];

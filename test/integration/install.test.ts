@@ -36,7 +36,11 @@ function find(manifests: Manifest[], kind: string, name: string): Manifest {
 
 /** Exactly the verbs src/ uses (the chart's comments name the code path of each). */
 const JOB_RULES: V1PolicyRule[] = [
-  { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs'], verbs: ['list', 'watch', 'delete', 'patch'] },
+  {
+    apiGroups: ['mapreduce.dev'],
+    resources: ['mapreducejobs'],
+    verbs: ['get', 'list', 'watch', 'delete', 'patch'],
+  },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/status'], verbs: ['update'] },
   { apiGroups: ['mapreduce.dev'], resources: ['mapreducejobs/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },

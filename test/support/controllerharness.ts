@@ -81,7 +81,7 @@ export class ControllerHarness {
         // The pod index as the wiring's CacheIndex answers it, over the plain list.
         podIndex: { get: (ns, value) => this.pods.list(ns).filter((p) => jobNamesOf(p).includes(value)) },
         items: this.items,
-        results: new ResultStore(this.client),
+        results: new ResultStore(this.client, this.client),
         expectations: this.expectations,
         events: new KubernetesEventRecorder(this.client, silent, 'test', () => this.now),
         hooks,

@@ -4,12 +4,18 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import type { MapReduceJob } from '../../src/api/types.js';
-import type { CoreClient, JobClient, ObjectCache, PodClient } from '../../src/controller/clients.js';
+import type {
+  CoreClient,
+  JobClient,
+  JobReader,
+  ObjectCache,
+  PodClient,
+} from '../../src/controller/clients.js';
 import type { ControllerHooks, PodDecorations } from '../../src/controller/hooks.js';
 import type { PodToCreate } from '../../src/controller/jobstate.js';
 import { deepFreeze } from './freeze.js';
 
-type Method = keyof CoreClient | keyof JobClient | keyof PodClient;
+type Method = keyof CoreClient | keyof JobClient | keyof JobReader | keyof PodClient;
 
 interface Failure {
   method: Method;
@@ -31,7 +37,7 @@ function describeTarget(t: PodToCreate): string {
   return t.phase === 'map' ? `map ${t.index}/${t.attempt}` : `reduce ${t.attempt}`;
 }
 
-export class RecordingClient implements CoreClient, JobClient, PodClient {
+export class RecordingClient implements CoreClient, JobClient, JobReader, PodClient {
   /** Every call, in order, shared with RecordingHooks: "createNamespacedPod ns/wc-0-0". */
   readonly log: string[] = [];
   /** What list/read of ConfigMaps answer. */
@@ -123,16 +129,39 @@ export class RecordingClient implements CoreClient, JobClient, PodClient {
     const keys = Object.keys(param.body.data ?? {}).join(',');
     this.call('createNamespacedConfigMap', `${param.namespace}/${param.body.metadata?.name}`, `[${keys}]`);
     if (this.configMaps.some((c) => c.metadata?.name === param.body.metadata?.name)) throw apiError(409);
-    this.configMaps.push(param.body);
-    return Promise.resolve(param.body);
+    // Stored with a uid and resourceVersion, as the API server gives them (the body sent is left as it is).
+    const stored = {
+      ...param.body,
+      metadata: {
+        ...param.body.metadata,
+        uid: param.body.metadata?.uid ?? `cm-uid-${++this.resourceVersion}`,
+        resourceVersion: String(++this.resourceVersion),
+      },
+    };
+    this.configMaps.push(stored);
+    return Promise.resolve(stored);
   }
 
-  deleteNamespacedConfigMap(param: { namespace: string; name: string }): Promise<never> {
+  /** Honours preconditions on uid and resourceVersion (409 on a mismatch), as the API server does. */
+  deleteNamespacedConfigMap(param: {
+    namespace: string;
+    name: string;
+    body?: { preconditions?: { uid?: string; resourceVersion?: string } };
+  }): Promise<never> {
     this.call('deleteNamespacedConfigMap', `${param.namespace}/${param.name}`);
-    this.configMaps = this.configMaps.filter((c) => c.metadata?.name !== param.name);
+    const found = this.configMaps.find((c) => c.metadata?.name === param.name);
+    if (!found) throw apiError(404);
+    const pre = param.body?.preconditions ?? {};
+    if (
+      (pre.uid !== undefined && pre.uid !== found.metadata?.uid) ||
+      (pre.resourceVersion !== undefined && pre.resourceVersion !== found.metadata?.resourceVersion)
+    )
+      throw apiError(409);
+    this.configMaps = this.configMaps.filter((c) => c !== found);
     return Promise.resolve({} as never);
   }
 
+  /** A merge patch of metadata: a resourceVersion in it is a precondition (409 on a mismatch). */
   patchNamespacedConfigMap(param: {
     namespace: string;
     name: string;
@@ -141,7 +170,16 @@ export class RecordingClient implements CoreClient, JobClient, PodClient {
     this.call('patchNamespacedConfigMap', `${param.namespace}/${param.name}`, JSON.stringify(param.body));
     const found = this.configMaps.find((c) => c.metadata?.name === param.name);
     if (!found) throw apiError(404);
-    Object.assign(found.metadata!, param.body.metadata ?? {});
+    const { resourceVersion, annotations, ...rest } = param.body.metadata ?? {};
+    if (
+      resourceVersion !== undefined &&
+      found.metadata?.resourceVersion !== undefined &&
+      resourceVersion !== found.metadata.resourceVersion
+    )
+      throw apiError(409);
+    Object.assign(found.metadata!, rest);
+    if (annotations) found.metadata!.annotations = { ...found.metadata!.annotations, ...annotations };
+    found.metadata!.resourceVersion = String(++this.resourceVersion);
     return Promise.resolve(found);
   }
 
@@ -183,6 +221,15 @@ export class RecordingClient implements CoreClient, JobClient, PodClient {
     );
     this.jobPatches.push(structuredClone(param.body));
     return Promise.resolve({ metadata: { resourceVersion: String(++this.resourceVersion) } });
+  }
+
+  /** What getNamespacedCustomObject answers (a read past the cache); undefined: 404. */
+  storedJob: MapReduceJob | undefined;
+
+  getNamespacedCustomObject(param: { namespace: string; name: string }): Promise<object> {
+    this.call('getNamespacedCustomObject', `${param.namespace}/${param.name}`);
+    if (!this.storedJob) throw apiError(404);
+    return Promise.resolve(structuredClone(this.storedJob));
   }
 
   deleteNamespacedCustomObject(param: {

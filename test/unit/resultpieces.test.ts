@@ -3,11 +3,14 @@ import {
   FLUSH_AFTER_MS,
   FLUSH_RESULTS,
   flushDecision,
+  listPieces,
   MAX_PIECE_BYTES,
   MAX_TIMED_PIECES,
   mayBeTruncated,
   splitPieces,
   storedBytes,
+  strayPieceDecision,
+  takesAsItIs,
 } from '../../src/controller/resultpieces.js';
 import type { FlushInput, WaitingResult } from '../../src/controller/resultpieces.js';
 
@@ -101,5 +104,73 @@ describe('result pieces', function () {
     expect(
       ['x'.repeat(4095), 'x'.repeat(4096), 'é'.repeat(2048), 'é'.repeat(2047)].map(mayBeTruncated),
     ).to.deep.equal([false, true, true, false]);
+  });
+
+  const storing = new Map([
+    [10, '"a"'],
+    [11, '"b"'],
+    [12, '"c"'],
+  ]);
+  const taken: { name: string; stored: Record<string, string> | undefined; expect: boolean }[] = [
+    { name: 'the same results', stored: { 10: '"a"', 11: '"b"', 12: '"c"' }, expect: true },
+    {
+      name: 'some of them, its name among them (a paused writer saw fewer pods)',
+      stored: { 10: '"a"', 11: '"b"' },
+      expect: true,
+    },
+    {
+      name: 'a result not stored now (listed elsewhere, or not seen here yet)',
+      stored: { 10: '"a"', 13: '"d"' },
+      expect: false,
+    },
+    { name: 'a different result for an index', stored: { 10: '"a"', 11: '"B"' }, expect: false },
+    { name: 'not its name’s index (made by hand)', stored: { 11: '"b"' }, expect: false },
+    { name: 'empty', stored: {}, expect: false },
+    { name: 'no data', stored: undefined, expect: false },
+  ];
+  for (const tc of taken) {
+    it(`a stored piece is taken as it is when it holds ${tc.name}: ${tc.expect}`, function () {
+      expect(takesAsItIs(tc.stored, 10, storing)).to.equal(tc.expect);
+    });
+  }
+
+  const strays: {
+    name: string;
+    input: Parameters<typeof strayPieceDecision>[0];
+    expect: 'replace' | 'wait';
+  }[] = [
+    {
+      name: 'listed by the fresh status: this cache is behind',
+      input: { listed: true, jobVersion: '9', writtenAtVersion: '5' },
+      expect: 'wait',
+    },
+    {
+      name: 'unlisted, written at the job’s current version: its status write may still land',
+      input: { listed: false, jobVersion: '9', writtenAtVersion: '9' },
+      expect: 'wait',
+    },
+    {
+      name: 'unlisted, written at an earlier version: its status write can only conflict',
+      input: { listed: false, jobVersion: '9', writtenAtVersion: '5' },
+      expect: 'replace',
+    },
+    {
+      name: 'unlisted, no annotation (an operator from before it)',
+      input: { listed: false, jobVersion: '9', writtenAtVersion: undefined },
+      expect: 'replace',
+    },
+  ];
+  for (const tc of strays) {
+    it(`a stray piece ${tc.name}: ${tc.expect}`, function () {
+      expect(strayPieceDecision(tc.input)).to.equal(tc.expect);
+    });
+  }
+
+  it('lists new pieces after the earlier ones, as index ranges', function () {
+    expect([
+      listPieces(undefined, [5, 0]),
+      listPieces('0,200', [400, 201]),
+      listPieces('', []),
+    ]).to.deep.equal(['0,5', '0,200-201,400', '']);
   });
 });

@@ -6,6 +6,7 @@ import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import {
   ANNOTATION_CANCELLED_AT,
+  ANNOTATION_WRITTEN_AT_VERSION,
   FINALIZER_TELEMETRY,
   LABEL_ITEM_INDEX,
   LABEL_JOB_NAME,
@@ -26,6 +27,7 @@ import type { JobBuilder } from '../support/jobbuilder.js';
 import { at, mapPod } from '../support/podstates.js';
 import type { AgentPodBuilder } from '../support/podstates.js';
 import { RecordingHooks } from '../support/recording.js';
+import { leftPiece } from '../support/resultpieces.js';
 
 const KEY = 'ns/wc';
 const ITEMS_LIST = `listNamespacedConfigMap ns ${itemsSelector('wc')}`;
@@ -112,21 +114,6 @@ function item0DoneItem1Running(): V1Pod[] {
 }
 /** When item 0's result has waited FLUSH_AFTER_MS (10 s) and is stored although item 1 still runs. */
 const RESULT_DUE = at(11);
-
-/** A results piece ConfigMap as an earlier reconcile of this job created it. */
-function resultsPiece(w: World, first: number, data: Record<string, string>): V1ConfigMap {
-  return {
-    metadata: {
-      name: `wc-results-${first}`,
-      namespace: 'ns',
-      uid: `piece-${first}`,
-      labels: { [LABEL_JOB_NAME]: 'wc', [LABEL_STORE]: 'results' },
-      ownerReferences: [ownerReference(w.job)],
-    },
-    immutable: true,
-    data,
-  };
-}
 
 /** The job in a harness whose hooks write into the client's call log. */
 function world(builder: JobBuilder, status?: MapReduceJobStatus, now?: Date): World {
@@ -413,18 +400,22 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a piece a lost status write left behind (the status does not list it) is replaced, not trusted',
+    name: 'a piece a lost status write left, holding other results, unlisted, its writer outdated: replaced',
     job: three(),
     status: running(),
     pods: item0DoneItem1Running(),
     now: RESULT_DUE,
-    setup: (w) => w.client.configMaps.push(resultsPiece(w, 0, { 0: '"old"', 1: '"gone"' })),
+    setup: (w) => {
+      w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"old"', 1: '"gone"' }, '6'));
+      w.client.storedJob = w.job; // resourceVersion 7, its status as cached
+    },
     expect: {
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
         STORE_RESULT_0,
         'readNamespacedConfigMap ns/wc-results-0',
+        'getNamespacedCustomObject ns/wc',
         'deleteNamespacedConfigMap ns/wc-results-0',
         STORE_RESULT_0,
         ...START_ITEM_2,
@@ -436,13 +427,83 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a piece a lost status write left, holding only results stored now: listed as it is, its annotation ours',
+    job: three(),
+    status: running(),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
+    setup: (w) => w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"A"' }, '6')),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        STORE_RESULT_0,
+        'readNamespacedConfigMap ns/wc-results-0',
+        `patchNamespacedConfigMap ns/wc-results-0 {"metadata":{"resourceVersion":"50","annotations":{"${ANNOTATION_WRITTEN_AT_VERSION}":"7"}}}`,
+        ...START_ITEM_2,
+        ...WRITE_STATUS,
+        'hook deliver [wc-0-0]',
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
+      satisfied: false,
+    },
+  },
+  {
+    name: 'a piece with other results that the fresh status lists (this cache is behind): kept, retried',
+    job: three(),
+    status: running(),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
+    setup: (w) => {
+      w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"A"', 1: '"B"' }, '6'));
+      w.client.storedJob = {
+        ...w.job,
+        metadata: { ...w.job.metadata, resourceVersion: '8' },
+        status: running({ completedIndexes: '0-1', succeededItems: 2, resultPieces: '0' }),
+      };
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        STORE_RESULT_0,
+        'readNamespacedConfigMap ns/wc-results-0',
+        'getNamespacedCustomObject ns/wc',
+      ],
+      throws:
+        "results piece ConfigMap ns/wc-results-0 holds other results and the job's status lists it (this replica's cache is behind); retrying",
+    },
+  },
+  {
+    name: 'a piece with other results, written at the job’s current resourceVersion (its status write may land): kept, retried',
+    job: three(),
+    status: running(),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
+    setup: (w) => {
+      w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"A"', 1: '"B"' }, '7'));
+      w.client.storedJob = w.job;
+    },
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        STORE_RESULT_0,
+        'readNamespacedConfigMap ns/wc-results-0',
+        'getNamespacedCustomObject ns/wc',
+      ],
+      throws:
+        "results piece ConfigMap ns/wc-results-0 holds other results and its writer's status write, conditioned on the job's resourceVersion 7, may still land; retrying",
+    },
+  },
+  {
     name: 'a results piece of an earlier job of the same name is never taken as ours: retried',
     job: three(),
     status: running(),
     pods: item0DoneItem1Running(),
     now: RESULT_DUE,
     setup: (w) => {
-      const foreign = resultsPiece(w, 0, { 0: '"theirs"' });
+      const foreign = leftPiece(w.job, 0, { 0: '"theirs"' });
       foreign.metadata!.ownerReferences![0]!.uid = 'uid-of-the-old-job';
       w.client.configMaps.push(foreign);
     },
@@ -755,9 +816,9 @@ const cases: Case[] = [
         ITEMS_LIST,
         'createNamespacedConfigMap ns/wc-items-0 [0,1,2]',
         'hook decorateStatus',
+        'patchNamespacedCustomObject ns/wc finalizers=mapreduce.dev/telemetry',
         'hook decoratePod map 0/0',
         'hook decoratePod map 1/0',
-        'patchNamespacedCustomObject ns/wc finalizers=mapreduce.dev/telemetry',
         'createNamespacedPod ns/wc-0-0',
         'createNamespacedPod ns/wc-1-0',
         'hook attemptsStarted [map 0/0,map 1/0]',

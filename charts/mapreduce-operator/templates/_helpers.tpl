@@ -40,7 +40,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 # patch: the telemetry finalizer on a sampled job until its spans are delivered (Controller.syncJobFinalizer).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs]
-  verbs: [list, watch, delete, patch]
+  verbs: [get, list, watch, delete, patch]
 # update: the one status write per reconcile, a replace of the status subresource (Controller.writeStatus).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs/status]
