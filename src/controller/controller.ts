@@ -213,6 +213,14 @@ export class Controller {
     // the pods are built, as a reduce pod mounts the pieces the status lists.
     const stored = await this.deps.results.record(job, state.newPieces);
     if (stored.length > 0) record.status.resultPieces = listPieces(job.status?.resultPieces, stored);
+    if (
+      stored.length !== state.newPieces.length ||
+      stored.some((first, i) => state.newPieces[i]!.first !== first)
+    )
+      log.info(
+        { planned: state.newPieces.map((p) => p.first), listed: stored },
+        'a results piece left under a name this reconcile needed is listed as it is; the other results went beside it',
+      );
     const podsToCreate = state.create.map((target) => this.buildPod(job, target, items, state));
     // Pods whose telemetry is not delivered yet keep their finalizer; nothing else waits for telemetry.
     const hold = hooks.unsettled(job, [...state.delete, ...state.release]);

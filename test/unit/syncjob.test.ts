@@ -449,6 +449,27 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a piece a paused replica left at this version, holding fewer results: listed as it is, the rest beside it, both in the status',
+    job: three(),
+    status: running(),
+    pods: [mapPod(0).succeeded('"A"').obj(), mapPod(1).succeeded('"B"').obj()],
+    setup: (w) => w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"A"' }, '7')),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'createNamespacedConfigMap ns/wc-results-0 [0,1]',
+        'readNamespacedConfigMap ns/wc-results-0',
+        'createNamespacedConfigMap ns/wc-results-1 [1]',
+        ...START_ITEM_2,
+        ...WRITE_STATUS,
+        'hook deliver [wc-0-0,wc-1-0]',
+      ],
+      status: running({ completedIndexes: '0-1', succeededItems: 2, activeItems: 0, resultPieces: '0-1' }),
+      satisfied: false,
+    },
+  },
+  {
     name: 'a piece with other results that the fresh status lists (this cache is behind): kept, retried',
     job: three(),
     status: running(),
