@@ -41,6 +41,12 @@ export function apiMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * This reconcile's view (its cache) is behind what another writer did, or may yet do: retried, as a conflict
+ * is, and logged at info (routine at a leader handover), not as an error.
+ */
+export class StaleViewError extends Error {}
+
 /** An object has the name the operator would give it but another owner (an earlier job of the same name). */
 export class ForeignObjectError extends Error {
   constructor(kind: string, namespace: string, name: string) {

@@ -27,6 +27,13 @@ export const ANNOTATION_CANCELLED_AT = 'mapreduce.dev/cancelled-at';
 export const ANNOTATION_WRITTEN_AT_VERSION = 'mapreduce.dev/written-at-job-version';
 
 /**
+ * On a job: set (with the resourceVersion read) to move the job past the version a results piece records, so
+ * the status write of that piece's writer (a paused replica) can only conflict and the piece can be replaced.
+ * `<piece name>@<the version moved past>`; nothing reads it.
+ */
+export const ANNOTATION_RESULTS_FENCE = 'mapreduce.dev/results-fence';
+
+/**
  * On a sampled job while its spans are not yet delivered: the job stays readable when deleted, so its spans
  * (ended as cancelled) still go out, then the finalizer is removed.
  */

@@ -36,8 +36,11 @@ export type JobClient = Pick<
   'replaceNamespacedCustomObjectStatus' | 'patchNamespacedCustomObject' | 'deleteNamespacedCustomObject'
 >;
 
-/** A MapReduceJob read past the cache (resultstore.ts, before it replaces a results piece). */
-export type JobReader = Pick<CustomObjectsApi, 'getNamespacedCustomObject'>;
+/**
+ * A MapReduceJob read past the cache, and moved past a resourceVersion (resultstore.ts, before it replaces a
+ * results piece).
+ */
+export type JobReader = Pick<CustomObjectsApi, 'getNamespacedCustomObject' | 'patchNamespacedCustomObject'>;
 
 /** What the controller reads from an informer's cache. */
 export interface ObjectCache<T> {

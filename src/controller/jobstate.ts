@@ -501,7 +501,12 @@ function planReduce(sync: Sync, attempts: Attempts, succeededItems: number, fail
     message: `map phase done (${succeededItems} succeeded, ${failedItems} failed); reduce started`,
   });
   if (latest === undefined) {
-    state.create.push({ phase: PHASE_REDUCE, attempt: 0 });
+    // Built from a status that records every item, as written: its list of results pieces is final (statuses
+    // only add pieces, and no piece is added once every item is recorded). One this computation completes is
+    // written first, and the reconcile its write brings creates the pod: a reconcile whose view is stale (its
+    // status write refused) must not leave a reduce pod mounting pieces another status does not list.
+    if (sync.completed.size + sync.failed.size >= input.totalItems)
+      state.create.push({ phase: PHASE_REDUCE, attempt: 0 });
   } else if (latest.state === 'failed') {
     const now = input.now.getTime();
     const readyAt = finishedAtMs(latest) + retryBackoffMs(latest.attempt, input.options);

@@ -126,9 +126,10 @@ export function takesAsItIs(
 /**
  * A stored piece that holds results not being stored now, under the name of a piece about to be written:
  * replaced only when no status write can ever list it. The status a fresh read shows lists it (this
- * reconcile's cache is stale), or the job is still at the resourceVersion its writer's status write is
- * conditioned on (that write may yet land): wait. Otherwise its writer's status write can only conflict,
- * so the piece is garbage. Pure.
+ * reconcile's cache is behind): wait. The job is still at the resourceVersion its writer read, on which that
+ * writer's status write is conditioned (a paused replica's may still land, a killed one's never): fence, i.e.
+ * move the job past it so that write can only conflict, then replace on the retry. Otherwise its writer's
+ * status write can only conflict already: replace. Pure.
  */
 export function strayPieceDecision(input: {
   /** Whether the job's status, read fresh, lists the piece. */
@@ -137,8 +138,8 @@ export function strayPieceDecision(input: {
   jobVersion: string | undefined;
   /** The job's resourceVersion the piece's writer read (its annotation); undefined if it has none. */
   writtenAtVersion: string | undefined;
-}): 'replace' | 'wait' {
+}): 'replace' | 'wait' | 'fence' {
   if (input.listed) return 'wait';
-  if (input.writtenAtVersion !== undefined && input.writtenAtVersion === input.jobVersion) return 'wait';
+  if (input.writtenAtVersion !== undefined && input.writtenAtVersion === input.jobVersion) return 'fence';
   return 'replace';
 }

@@ -6,9 +6,14 @@
 // replaced, but only once no status write can list it any more (strayPieceDecision). Whatever stays unlisted
 // is deleted once the status that ends the job is written (sweep).
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { ANNOTATION_WRITTEN_AT_VERSION, LABEL_JOB_NAME, LABEL_STORE } from '../api/constants.js';
+import {
+  ANNOTATION_RESULTS_FENCE,
+  ANNOTATION_WRITTEN_AT_VERSION,
+  LABEL_JOB_NAME,
+  LABEL_STORE,
+} from '../api/constants.js';
 import type { MapReduceJob } from '../api/types.js';
-import { ForeignObjectError, isConflict, isNotFound } from '../apierrors.js';
+import { ForeignObjectError, isConflict, isNotFound, StaleViewError } from '../apierrors.js';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import type { CoreClient, JobReader } from './clients.js';
@@ -44,13 +49,13 @@ export function listedResults(
 }
 
 /**
- * A results piece of the job's name holds results not being stored now, and a status write may still list it
- * as it is (this reconcile's cache is behind the status, or another replica's write is pending). Transient:
- * the reconcile is retried, and by then the cache shows that status, or the job has moved on.
+ * A results piece of the job's name may yet be listed as it is by some status write (this reconcile's view is
+ * behind the job's, or another replica's write is pending): it is left as it is. Transient: the reconcile is
+ * retried, and by then the cache shows the job as it is, or the job has moved on (fenced: strayPieceDecision).
  */
-export class PieceInUseError extends Error {
+export class PieceInUseError extends StaleViewError {
   constructor(namespace: string, name: string, why: string) {
-    super(`results piece ConfigMap ${namespace}/${name} holds other results and ${why}; retrying`);
+    super(`results piece ConfigMap ${namespace}/${name}: ${why}; retrying`);
     this.name = 'PieceInUseError';
   }
 }
@@ -145,25 +150,9 @@ export class ResultStore {
     const existing = await this.core.readNamespacedConfigMap({ namespace, name });
     if (!isControlledBy(existing, job)) throw new ForeignObjectError('ConfigMap', namespace, name);
     const written = existing.metadata?.annotations?.[ANNOTATION_WRITTEN_AT_VERSION];
-    if (takesAsItIs(existing.data, piece.first, storing)) {
-      // Listed as it is. Its annotation moves to our version (conditioned on the piece's own, so a replica
-      // about to replace it sees the change), so it is not taken for garbage while our status write is pending.
-      if (written !== version)
-        await this.core.patchNamespacedConfigMap(
-          {
-            namespace,
-            name,
-            body: {
-              metadata: {
-                resourceVersion: existing.metadata!.resourceVersion,
-                annotations: { [ANNOTATION_WRITTEN_AT_VERSION]: version },
-              },
-            },
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
-      return existing.data!;
-    }
+    const asItIs = takesAsItIs(existing.data, piece.first, storing);
+    // Written at our version: whoever wrote it read what we read, and only one status write at it can land.
+    if (asItIs && written === version) return existing.data!;
     const fresh = (await this.jobs.getNamespacedCustomObject({
       group: GROUP,
       version: VERSION,
@@ -177,19 +166,69 @@ export class ResultStore {
         name,
         'the job was deleted and made again since this reconcile read it',
       );
+    const freshVersion = fresh.metadata.resourceVersion;
+    if (asItIs) {
+      // Listed as it is, by a reconcile that reads the job as it is now: the piece's annotation moves to our
+      // version (conditioned on the piece's own, so a replica about to replace it sees the change), so it is not
+      // taken for garbage while our status write is pending. A reconcile from an older view would move it back.
+      if (freshVersion !== version)
+        throw new PieceInUseError(
+          namespace,
+          name,
+          `this replica read the job at resourceVersion ${version}, the job is at ${freshVersion}`,
+        );
+      await this.core.patchNamespacedConfigMap(
+        {
+          namespace,
+          name,
+          body: {
+            metadata: {
+              resourceVersion: existing.metadata!.resourceVersion,
+              annotations: { [ANNOTATION_WRITTEN_AT_VERSION]: version },
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return existing.data!;
+    }
     const decision = strayPieceDecision({
       listed: resultPieceNames(job.metadata.name!, fresh.status?.resultPieces).includes(name),
-      jobVersion: fresh.metadata.resourceVersion,
+      jobVersion: freshVersion,
       writtenAtVersion: written,
     });
     if (decision === 'wait')
       throw new PieceInUseError(
         namespace,
         name,
-        written === fresh.metadata.resourceVersion
-          ? `its writer's status write, conditioned on the job's resourceVersion ${written}, may still land`
-          : "the job's status lists it (this replica's cache is behind)",
+        "it holds other results and the job's status lists it (this replica's cache is behind)",
       );
+    if (decision === 'fence') {
+      // Its writer read the job as it is now; its status write may still land (a paused replica), or never (a
+      // killed one). The job is moved past that version, so that write can only conflict; the retry replaces
+      // the piece.
+      await this.jobs.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          name: job.metadata.name!,
+          body: {
+            metadata: {
+              resourceVersion: freshVersion,
+              annotations: { [ANNOTATION_RESULTS_FENCE]: `${name}@${freshVersion}` },
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      throw new PieceInUseError(
+        namespace,
+        name,
+        `it holds other results, written at the job's resourceVersion ${written}; the job was moved past it (${ANNOTATION_RESULTS_FENCE}), so no status write can list it`,
+      );
+    }
     try {
       await this.core.deleteNamespacedConfigMap({
         namespace,

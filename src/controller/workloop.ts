@@ -1,7 +1,7 @@
 // The worker loop: `concurrency` workers take job keys from the work queue and reconcile them. A success
 // forgets the key's failures; a failure is retried with the queue's per-key backoff.
 import type { Logger } from 'pino';
-import { isConflict, retryAfterMs } from '../apierrors.js';
+import { isConflict, retryAfterMs, StaleViewError } from '../apierrors.js';
 import type { ControllerHooks, ReconcileOutcome } from './hooks.js';
 import { RATE_LIMIT_BASE_MS } from './workqueue.js';
 import type { WorkQueue } from './workqueue.js';
@@ -84,8 +84,11 @@ export class WorkLoop {
       }
     } catch (err) {
       result = 'error';
-      // A conflict is a stale cache, routine while the watch catches up.
-      this.log[isConflict(err) ? 'debug' : 'error']({ err, job: key }, 'reconcile failed; retrying');
+      // A conflict is a stale cache, routine while the watch catches up; so is a stale view (StaleViewError).
+      this.log[isConflict(err) ? 'debug' : err instanceof StaleViewError ? 'info' : 'error'](
+        { err, job: key },
+        'reconcile failed; retrying',
+      );
       // Throttled (429) or unavailable (503): wait as long as the API server asks, else back off per key.
       const asked = retryAfterMs(err);
       if (asked !== undefined) this.queue.addAfter(key, Math.max(asked, RATE_LIMIT_BASE_MS));

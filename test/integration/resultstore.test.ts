@@ -5,7 +5,7 @@
 // replica's status write, then rewritten by a replica with a stale view: 20 results stored twice).
 import { expect } from 'chai';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { ANNOTATION_WRITTEN_AT_VERSION } from '../../src/api/constants.js';
+import { ANNOTATION_RESULTS_FENCE, ANNOTATION_WRITTEN_AT_VERSION } from '../../src/api/constants.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.js';
 import type { MapReduceJob, MapReduceJobStatus } from '../../src/api/types.js';
 import { apiStatusCode } from '../../src/apierrors.js';
@@ -90,31 +90,50 @@ describe('ResultStore on the real API server', function () {
     expect((await pieces(ns.name))['wc-results-12']!.writtenAt).to.equal(now.metadata.resourceVersion);
   });
 
-  it('a piece holding other results: kept while a status lists it or its writer’s write may land, replaced after', async function () {
+  it('a piece holding other results: the job is moved past its writer’s version, then it is replaced; one a status lists is kept', async function () {
     const read = await createJob(ns.name, makeJob('wc', ns.name).items(['a']).obj());
-    // A writer that read the job now stores 10 and 15, and has not written its status yet.
-    await store().record(structuredClone(read), [R(10, 15)]);
-    const inUse = async (job: MapReduceJob): Promise<string> => {
+    const attempt = async (job: MapReduceJob, planned: Piece[]): Promise<string> => {
       try {
-        await store().record(job, [R(10, 11)]);
+        await store().record(job, planned);
       } catch (err) {
         if (err instanceof PieceInUseError) return err.message;
         throw err;
       }
       return 'stored';
     };
-    expect(await inUse(structuredClone(read))).to.match(/may still land; retrying$/);
-    // The writer's status write lands: the piece is listed; a reconcile from the old view must wait.
-    const listedNow = await writeStatus(structuredClone(read), {
-      completedIndexes: '10,15',
-      resultPieces: '10',
-    });
-    expect(await inUse(structuredClone(read))).to.match(/status lists it .*; retrying$/);
-    // The job moves on without the piece (as when the writer's status write was refused): it is garbage.
-    const moved = await writeStatus(structuredClone(listedNow), { completedIndexes: '', resultPieces: '' });
-    expect(await inUse(structuredClone(moved))).to.equal('stored');
+    // A writer that read the job stores 10 and 15, then pauses before its status write.
+    await store().record(structuredClone(read), [R(10, 15)]);
+    // Another reconcile at the same version stores 10 and 11: it moves the job on, and retries.
+    expect(await attempt(structuredClone(read), [R(10, 11)])).to.match(
+      /written at the job's resourceVersion \d+; the job was moved past it \(mapreduce.dev\/results-fence\), so no status write can list it; retrying$/,
+    );
+    // The writer resumes: its status write can only conflict now.
+    let refused: number | undefined;
+    try {
+      await writeStatus(structuredClone(read), { completedIndexes: '10,15', resultPieces: '10' });
+    } catch (err) {
+      refused = apiStatusCode(err);
+    }
+    expect(refused).to.equal(409);
+    const moved = await getJob(ns.name, 'wc');
+    expect(moved.metadata.annotations?.[ANNOTATION_RESULTS_FENCE]).to.equal(
+      `wc-results-10@${read.metadata.resourceVersion}`,
+    );
+    // The retry, from the job as it is now, replaces the piece.
+    expect(await attempt(structuredClone(moved), [R(10, 11)])).to.equal('stored');
     expect(await pieces(ns.name)).to.deep.equal({
       'wc-results-10': { data: R(10, 11).data, writtenAt: moved.metadata.resourceVersion },
     });
+    // A piece a status lists is kept from a reconcile whose view is older than that status.
+    const listing = await writeStatus(structuredClone(moved), {
+      completedIndexes: '10-11',
+      resultPieces: '10',
+    });
+    await store().record(structuredClone(listing), [R(20, 25)]);
+    await writeStatus(structuredClone(listing), { completedIndexes: '10-11,20,25', resultPieces: '10,20' });
+    expect(await attempt(structuredClone(listing), [R(20, 21)])).to.match(
+      /the job's status lists it .*; retrying$/,
+    );
+    expect((await pieces(ns.name))['wc-results-20']!.data).to.deep.equal(R(20, 25).data);
   });
 });

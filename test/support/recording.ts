@@ -213,11 +213,13 @@ export class RecordingClient implements CoreClient, JobClient, JobReader, PodCli
   readonly jobPatches: object[] = [];
 
   patchNamespacedCustomObject(param: { namespace: string; name: string; body: object }): Promise<object> {
-    const finalizers = (param.body as { metadata?: { finalizers?: string[] } }).metadata?.finalizers;
+    const metadata = (param.body as { metadata?: { finalizers?: string[]; annotations?: object } }).metadata;
     this.call(
       'patchNamespacedCustomObject',
       `${param.namespace}/${param.name}`,
-      `finalizers=${(finalizers ?? []).join(',')}`,
+      metadata?.annotations
+        ? `annotations=${JSON.stringify(metadata.annotations)}`
+        : `finalizers=${(metadata?.finalizers ?? []).join(',')}`,
     );
     this.jobPatches.push(structuredClone(param.body));
     return Promise.resolve({ metadata: { resourceVersion: String(++this.resourceVersion) } });

@@ -90,6 +90,7 @@ describe('metrics hooks', function () {
       mapPod(1, 1).succeeded('"b"', at(15)).obj(),
       mapPod(2, 1).failed(2, 'Error', at(16)).obj(),
     ]);
+    await h.reconcile(at(21)); // the status recording every item is written: the reduce pod goes in
     await h.reconcile(at(30), [reducePod(0).succeeded('"ab"', at(28)).obj()]);
     expect(h.job.status).to.deep.include({
       phase: 'Succeeded',

@@ -306,6 +306,7 @@ describe('a re-run, reconciled (syncJob with a recording client)', function () {
     ]);
     expect(h.job.status?.completedIndexes).to.equal('1,4');
     expect(h.job.status?.phase).to.equal('Reducing');
+    await h.reconcile(at(3)); // the status recording every item is written: the reduce pod goes in
     const reduce = h.client.createdPods.find((p) => p.metadata?.name === 'rr-reduce-0')!;
     const env = Object.fromEntries((reduce.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     expect([
@@ -336,6 +337,7 @@ describe('a re-run, reconciled (syncJob with a recording client)', function () {
       mapPod(1, 0, 'rr').succeeded('B').obj(),
       mapPod(4, 0, 'rr').succeeded('E').obj(),
     ]);
+    await h.reconcile(at(3)); // the status recording every item is written: the reduce pod goes in
     const reduce = h.client.createdPods.find((p) => p.metadata?.name === 'rr-reduce-0')!;
     const env = Object.fromEntries((reduce.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     expect([env.MAPREDUCE_TOTAL_ITEMS, env.MAPREDUCE_SUCCEEDED_ITEMS]).to.deep.equal(['2', '2']);

@@ -137,7 +137,7 @@ describe('result pieces', function () {
   const strays: {
     name: string;
     input: Parameters<typeof strayPieceDecision>[0];
-    expect: 'replace' | 'wait';
+    expect: 'replace' | 'wait' | 'fence';
   }[] = [
     {
       name: 'listed by the fresh status: this cache is behind',
@@ -145,9 +145,9 @@ describe('result pieces', function () {
       expect: 'wait',
     },
     {
-      name: 'unlisted, written at the job’s current version: its status write may still land',
+      name: 'unlisted, written at the job’s current version: its status write may still land, so the job is moved on',
       input: { listed: false, jobVersion: '9', writtenAtVersion: '9' },
-      expect: 'wait',
+      expect: 'fence',
     },
     {
       name: 'unlisted, written at an earlier version: its status write can only conflict',

@@ -2,7 +2,7 @@
 // which pieces a reconcile leaves, given what an earlier reconcile (or a paused replica) left under their names.
 import { expect } from 'chai';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { ANNOTATION_WRITTEN_AT_VERSION } from '../../src/api/constants.js';
+import { ANNOTATION_RESULTS_FENCE, ANNOTATION_WRITTEN_AT_VERSION } from '../../src/api/constants.js';
 import type { MapReduceJob } from '../../src/api/types.js';
 import type { Piece } from '../../src/controller/resultpieces.js';
 import { listedResults, ResultStore } from '../../src/controller/resultstore.js';
@@ -96,6 +96,9 @@ function left(
   return piece;
 }
 
+/** A 409 as the recording client answers it (client-node's ApiException message). */
+const CONFLICT = 'HTTP-Code: 409\nMessage: HTTP 409\nBody: "status 409"\nHeaders: {}';
+
 /** Piece 10 of items 10 and 11 meets a piece of that name holding other results: the job is read fresh. */
 const LOOKED_PAST_THE_CACHE = [
   'createNamespacedConfigMap ns/wc-results-10 [10,11]',
@@ -114,7 +117,7 @@ describe('ResultStore.record', function () {
     left?: V1ConfigMap[];
     fresh?: MapReduceJob;
     /** A call that fails with this HTTP code. */
-    fail?: { method: 'deleteNamespacedConfigMap'; code: number };
+    fail?: { method: 'deleteNamespacedConfigMap' | 'patchNamespacedConfigMap'; code: number };
     pieces: Piece[];
     expect: {
       calls: string[];
@@ -141,13 +144,31 @@ describe('ResultStore.record', function () {
       },
     },
     {
-      name: 'a piece the fresh status lists, holding results a stale reconcile stores again: kept as it is, the rest beside it (it was replaced by all three, and 12 stored twice)',
+      name: 'a piece the fresh status lists, holding results a stale reconcile stores again: kept, nothing written, retried (it was replaced by all three, and 12 stored twice)',
       left: [left(10, R(10, 11).data, '6')],
+      fresh: fresh('8', '10'),
       pieces: [R(10, 11, 12)],
       expect: {
         calls: [
           'createNamespacedConfigMap ns/wc-results-10 [10,11,12]',
           'readNamespacedConfigMap ns/wc-results-10',
+          'getNamespacedCustomObject ns/wc',
+        ],
+        throws:
+          'results piece ConfigMap ns/wc-results-10: this replica read the job at resourceVersion 7, the job is at 8; retrying',
+        stored: { 'wc-results-10': { data: R(10, 11).data, writtenAt: '6' } },
+      },
+    },
+    {
+      name: 'a piece a lost status write left, holding only results stored now, the job as this reconcile read it: listed as it is, its annotation ours, the rest beside it',
+      left: [left(10, R(10, 11).data, '6')],
+      fresh: fresh('7', '0'),
+      pieces: [R(10, 11, 12)],
+      expect: {
+        calls: [
+          'createNamespacedConfigMap ns/wc-results-10 [10,11,12]',
+          'readNamespacedConfigMap ns/wc-results-10',
+          'getNamespacedCustomObject ns/wc',
           `patchNamespacedConfigMap ns/wc-results-10 {"metadata":{"resourceVersion":"50","annotations":{"${ANNOTATION_WRITTEN_AT_VERSION}":"7"}}}`,
           'createNamespacedConfigMap ns/wc-results-12 [12]',
         ],
@@ -156,6 +177,23 @@ describe('ResultStore.record', function () {
           'wc-results-10': { data: R(10, 11).data, writtenAt: '7' },
           'wc-results-12': { data: R(12).data, writtenAt: '7' },
         },
+      },
+    },
+    {
+      name: 'the same, but another replica changed the piece since it was read: the annotation patch conflicts, retried',
+      left: [left(10, R(10, 11).data, '6')],
+      fresh: fresh('7', '0'),
+      fail: { method: 'patchNamespacedConfigMap', code: 409 },
+      pieces: [R(10, 11, 12)],
+      expect: {
+        calls: [
+          'createNamespacedConfigMap ns/wc-results-10 [10,11,12]',
+          'readNamespacedConfigMap ns/wc-results-10',
+          'getNamespacedCustomObject ns/wc',
+          `patchNamespacedConfigMap ns/wc-results-10 {"metadata":{"resourceVersion":"50","annotations":{"${ANNOTATION_WRITTEN_AT_VERSION}":"7"}}}`,
+        ],
+        throws: CONFLICT,
+        stored: { 'wc-results-10': { data: R(10, 11).data, writtenAt: '6' } },
       },
     },
     {
@@ -183,19 +221,21 @@ describe('ResultStore.record', function () {
       expect: {
         calls: [...LOOKED_PAST_THE_CACHE],
         throws:
-          "results piece ConfigMap ns/wc-results-10 holds other results and the job's status lists it (this replica's cache is behind); retrying",
+          "results piece ConfigMap ns/wc-results-10: it holds other results and the job's status lists it (this replica's cache is behind); retrying",
         stored: { 'wc-results-10': { data: R(10, 9).data, writtenAt: '6' } },
       },
     },
     {
-      name: 'a piece holding a result not stored now, unlisted, written at the job’s current version: kept, retried',
+      name: 'a piece holding a result not stored now, unlisted, written at the job’s current version: kept, the job moved past that version (its writer’s status write can only conflict), retried',
       left: [left(10, R(10, 15).data, '7')],
       fresh: fresh('7', '0'),
       pieces: [R(10, 11)],
       expect: {
-        calls: [...LOOKED_PAST_THE_CACHE],
-        throws:
-          "results piece ConfigMap ns/wc-results-10 holds other results and its writer's status write, conditioned on the job's resourceVersion 7, may still land; retrying",
+        calls: [
+          ...LOOKED_PAST_THE_CACHE,
+          `patchNamespacedCustomObject ns/wc annotations={"${ANNOTATION_RESULTS_FENCE}":"wc-results-10@7"}`,
+        ],
+        throws: `results piece ConfigMap ns/wc-results-10: it holds other results, written at the job's resourceVersion 7; the job was moved past it (${ANNOTATION_RESULTS_FENCE}), so no status write can list it; retrying`,
         stored: { 'wc-results-10': { data: R(10, 15).data, writtenAt: '7' } },
       },
     },
@@ -222,7 +262,7 @@ describe('ResultStore.record', function () {
       pieces: [R(10, 11)],
       expect: {
         calls: [...LOOKED_PAST_THE_CACHE, 'deleteNamespacedConfigMap ns/wc-results-10'],
-        throws: 'HTTP-Code: 409\nMessage: HTTP 409\nBody: "status 409"\nHeaders: {}',
+        throws: CONFLICT,
         stored: { 'wc-results-10': { data: R(10, 15).data, writtenAt: '5' } },
       },
     },
@@ -234,7 +274,7 @@ describe('ResultStore.record', function () {
       expect: {
         calls: [...LOOKED_PAST_THE_CACHE],
         throws:
-          'results piece ConfigMap ns/wc-results-10 holds other results and the job was deleted and made again since this reconcile read it; retrying',
+          'results piece ConfigMap ns/wc-results-10: the job was deleted and made again since this reconcile read it; retrying',
         stored: { 'wc-results-10': { data: R(10, 15).data, writtenAt: '5' } },
       },
     },

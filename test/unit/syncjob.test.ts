@@ -6,6 +6,7 @@ import { ApiException } from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import {
   ANNOTATION_CANCELLED_AT,
+  ANNOTATION_RESULTS_FENCE,
   ANNOTATION_WRITTEN_AT_VERSION,
   FINALIZER_TELEMETRY,
   LABEL_ITEM_INDEX,
@@ -144,6 +145,8 @@ interface Case {
     throws?: number | string;
     /** Expectations are met after the reconcile (default: true). */
     satisfied?: boolean;
+    /** The job resourceVersion each stored results piece records, by name (checked when given). */
+    pieceVersions?: Record<string, string>;
   };
 }
 
@@ -432,13 +435,17 @@ const cases: Case[] = [
     status: running(),
     pods: item0DoneItem1Running(),
     now: RESULT_DUE,
-    setup: (w) => w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"A"' }, '6')),
+    setup: (w) => {
+      w.client.configMaps.push(leftPiece(w.job, 0, { 0: '"A"' }, '6'));
+      w.client.storedJob = w.job; // read past the cache: the job is at the version this reconcile read
+    },
     expect: {
       calls: [
         ITEMS_LIST,
         'hook decorateStatus',
         STORE_RESULT_0,
         'readNamespacedConfigMap ns/wc-results-0',
+        'getNamespacedCustomObject ns/wc',
         `patchNamespacedConfigMap ns/wc-results-0 {"metadata":{"resourceVersion":"50","annotations":{"${ANNOTATION_WRITTEN_AT_VERSION}":"7"}}}`,
         ...START_ITEM_2,
         ...WRITE_STATUS,
@@ -492,11 +499,11 @@ const cases: Case[] = [
         'getNamespacedCustomObject ns/wc',
       ],
       throws:
-        "results piece ConfigMap ns/wc-results-0 holds other results and the job's status lists it (this replica's cache is behind); retrying",
+        "results piece ConfigMap ns/wc-results-0: it holds other results and the job's status lists it (this replica's cache is behind); retrying",
     },
   },
   {
-    name: 'a piece with other results, written at the job’s current resourceVersion (its status write may land): kept, retried',
+    name: 'a piece with other results, written at the job’s current resourceVersion (its status write may land): the job is moved past it, retried',
     job: three(),
     status: running(),
     pods: item0DoneItem1Running(),
@@ -512,9 +519,31 @@ const cases: Case[] = [
         STORE_RESULT_0,
         'readNamespacedConfigMap ns/wc-results-0',
         'getNamespacedCustomObject ns/wc',
+        `patchNamespacedCustomObject ns/wc annotations={"${ANNOTATION_RESULTS_FENCE}":"wc-results-0@7"}`,
       ],
-      throws:
-        "results piece ConfigMap ns/wc-results-0 holds other results and its writer's status write, conditioned on the job's resourceVersion 7, may still land; retrying",
+      throws: `results piece ConfigMap ns/wc-results-0: it holds other results, written at the job's resourceVersion 7; the job was moved past it (${ANNOTATION_RESULTS_FENCE}), so no status write can list it; retrying`,
+    },
+  },
+  {
+    name: 'a sampled job gets its finalizer and stores a piece in one reconcile: the piece records the version after the patch',
+    job: three(),
+    status: running(),
+    pods: item0DoneItem1Running(),
+    now: RESULT_DUE,
+    setup: (w) => (w.hooks.holdJob = true),
+    expect: {
+      calls: [
+        ITEMS_LIST,
+        'hook decorateStatus',
+        'patchNamespacedCustomObject ns/wc finalizers=mapreduce.dev/telemetry',
+        STORE_RESULT_0,
+        ...START_ITEM_2,
+        ...WRITE_STATUS,
+        'hook deliver [wc-0-0]',
+      ],
+      status: running({ completedIndexes: '0', succeededItems: 1, activeItems: 1, resultPieces: '0' }),
+      pieceVersions: { 'wc-results-0': '101' },
+      satisfied: false,
     },
   },
   {
@@ -1094,6 +1123,14 @@ describe('syncJob', function () {
         expect(returned).to.equal(tc.expect.returns);
       }
       expect(w.expectations.satisfied(KEY)).to.equal(tc.expect.satisfied ?? true);
+      if (tc.expect.pieceVersions)
+        expect(
+          Object.fromEntries(
+            w.client.configMaps
+              .filter((cm) => cm.metadata?.annotations?.[ANNOTATION_WRITTEN_AT_VERSION] !== undefined)
+              .map((cm) => [cm.metadata!.name!, cm.metadata!.annotations![ANNOTATION_WRITTEN_AT_VERSION]]),
+          ),
+        ).to.deep.equal(tc.expect.pieceVersions);
     });
   }
 

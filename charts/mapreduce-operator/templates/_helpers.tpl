@@ -37,6 +37,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
        (see docs/install.md; test/integration/install.test.ts runs a job with nothing more). */ -}}
 {{- define "mapreduce-operator.jobRules" -}}
 # list, watch: the job informer (controller/wiring.ts); delete: ttlSecondsAfterFinished (controller/ttl.ts);
+# get: a job read past the cache before a results piece left under a needed name is replaced, and patch: the
+# annotation mapreduce.dev/results-fence that moves the job past that piece's writer (controller/resultstore.ts);
 # patch: the telemetry finalizer on a sampled job until its spans are delivered (Controller.syncJobFinalizer).
 - apiGroups: [mapreduce.dev]
   resources: [mapreducejobs]
@@ -58,8 +60,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: [get, list, watch, create, delete, patch]
 # get: a ConfigMap input (controller/inputloader.ts) and a result piece that exists (controller/resultstore.ts);
 # list: the item snapshot, by label (controller/itemstore.ts); create: snapshot shards and result pieces,
-# all immutable; delete: a partial snapshot, or a result piece the status does not list, before rewriting it;
-# patch: a merged re-run adds itself as an owner of the earlier job's result pieces (controller/rerun.ts).
+# all immutable; delete: a partial snapshot, or a result piece no status can list, before writing it again;
+# patch: a merged re-run adds itself as an owner of the earlier job's result pieces (controller/rerun.ts), and
+# a result piece listed as it is records the job version its status write is conditioned on (resultstore.ts).
 - apiGroups: ['']
   resources: [configmaps]
   verbs: [get, list, create, delete, patch]
