@@ -2,7 +2,6 @@
 // results, hand the spans over, change pods (managePods), write status once. Everything it talks to comes
 // in through the constructor (wiring.ts wires the real ones), so a test can drive it with a recording client.
 import { isDeepStrictEqual } from 'node:util';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FINALIZER_TELEMETRY, LABEL_JOB_NAME, PHASE_MAP, Reason } from '../api/constants.js';
@@ -25,6 +24,7 @@ import { computeJobState } from './jobstate.js';
 import type { ControllerOptions, JobEvent, JobState, PodToCreate } from './jobstate.js';
 import { isTerminated, managePods } from './managepods.js';
 import type { BackgroundReleaser } from './managepods.js';
+import { patchJobMetadata } from './jobpatch.js';
 import { jobKey } from './naming.js';
 import { controllingJob, isTracked } from './ownership.js';
 import { buildAgentPod, buildReducePod } from './podbuilder.js';
@@ -386,17 +386,15 @@ export class Controller {
       ? [...finalizers, FINALIZER_TELEMETRY]
       : finalizers.filter((f) => f !== FINALIZER_TELEMETRY);
     try {
-      const patched = (await this.deps.jobsApi.patchNamespacedCustomObject(
+      const patched = await patchJobMetadata(
+        this.deps.jobsApi,
         {
-          group: GROUP,
-          version: VERSION,
           namespace: job.metadata.namespace!,
-          plural: PLURAL,
           name: job.metadata.name!,
-          body: { metadata: { finalizers: next, resourceVersion: job.metadata.resourceVersion } },
+          resourceVersion: job.metadata.resourceVersion,
         },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      )) as MapReduceJob;
+        { finalizers: next },
+      );
       job.metadata.finalizers = next;
       if (!this.versionsBefore.has(job)) this.versionsBefore.set(job, job.metadata.resourceVersion!);
       job.metadata.resourceVersion = patched.metadata.resourceVersion;

@@ -5,6 +5,7 @@
 // listed as it is when its name comes round again and it holds only results being stored then; else it is
 // replaced, but only once no status write can list it any more (strayPieceDecision). Whatever stays unlisted
 // is deleted once the status that ends the job is written (sweep).
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import {
   ANNOTATION_RESULTS_FENCE,
@@ -13,11 +14,11 @@ import {
   LABEL_STORE,
 } from '../api/constants.js';
 import type { MapReduceJob } from '../api/types.js';
-import { ForeignObjectError, isConflict, isNotFound, StaleViewError } from '../apierrors.js';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
+import { ForeignObjectError, isConflict, isNotFound, StaleViewError } from '../apierrors.js';
 import type { CoreClient, JobReader } from './clients.js';
 import { parseIndexRanges } from './indexranges.js';
+import { patchJobMetadata } from './jobpatch.js';
 import { resultsConfigMapName } from './naming.js';
 import { isControlledBy, ownerReference } from './ownership.js';
 import { splitPieces, strayPieceDecision, takesAsItIs } from './resultpieces.js';
@@ -207,21 +208,10 @@ export class ResultStore {
       // Its writer read the job as it is now; its status write may still land (a paused replica), or never (a
       // killed one). The job is moved past that version, so that write can only conflict; the retry replaces
       // the piece.
-      await this.jobs.patchNamespacedCustomObject(
-        {
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: PLURAL,
-          name: job.metadata.name!,
-          body: {
-            metadata: {
-              resourceVersion: freshVersion,
-              annotations: { [ANNOTATION_RESULTS_FENCE]: `${name}@${freshVersion}` },
-            },
-          },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      await patchJobMetadata(
+        this.jobs,
+        { namespace, name: job.metadata.name!, resourceVersion: freshVersion },
+        { annotations: { [ANNOTATION_RESULTS_FENCE]: `${name}@${freshVersion}` } },
       );
       throw new PieceInUseError(
         namespace,
